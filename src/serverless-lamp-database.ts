@@ -1,0 +1,690 @@
+import {
+  Annotations,
+  CfnOutput,
+  Duration,
+  Names,
+  RemovalPolicy,
+  Token,
+  aws_cloudwatch as cloudwatch,
+  aws_ec2 as ec2,
+  aws_iam as iam,
+  aws_kms as kms,
+  aws_lambda as lambda,
+  aws_logs as logs,
+  aws_rds as rds,
+  aws_secretsmanager as secretsmanager,
+} from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { QueryFunction } from './handler/query-function';
+import {
+  ServerlessLampValidationError,
+  validateDatabaseName,
+  validateNumber,
+  validateProxyName,
+  validateSeconds,
+  validateUsername,
+} from './private/validation';
+
+/** The MySQL port, used by the cluster and by the proxy. */
+const MYSQL_PORT = 3306;
+
+/**
+ * Properties for a `ServerlessLampDatabase`.
+ *
+ * Every property is optional: `new ServerlessLampDatabase(this, 'Db')` builds the
+ * whole tier with secure defaults.
+ */
+export interface ServerlessLampDatabaseProps {
+  // ---------------------------------------------------------------- network
+
+  /**
+   * The VPC to place the cluster, the proxy and the handler in.
+   *
+   * @default - a new VPC across 2 Availability Zones with isolated subnets only
+   * (no internet gateway, no NAT gateway): nothing in this construct needs the
+   * internet, so nothing pays for a NAT gateway.
+   */
+  readonly vpc?: ec2.IVpc;
+
+  /**
+   * The subnets for the cluster, the proxy and the handler.
+   *
+   * @default - the VPC's isolated subnets if it has any, otherwise its private
+   * subnets with egress. Never public subnets.
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * Security groups for the Aurora cluster.
+   *
+   * @default - a security group is created that admits only the proxy on port 3306
+   */
+  readonly clusterSecurityGroups?: ec2.ISecurityGroup[];
+
+  /**
+   * Security groups for the RDS Proxy.
+   *
+   * @default - a security group is created that admits only the handler on port 3306
+   * and may only reach the cluster on port 3306
+   */
+  readonly proxySecurityGroups?: ec2.ISecurityGroup[];
+
+  /**
+   * Security groups for the handler function.
+   *
+   * @default - a security group is created that admits nothing and may only reach
+   * the proxy on port 3306
+   */
+  readonly handlerSecurityGroups?: ec2.ISecurityGroup[];
+
+  // --------------------------------------------------------------- database
+
+  /**
+   * The Aurora MySQL engine version. Only version 3.x (MySQL 8.0 compatible) is
+   * supported: version 2 left standard support on 2024-10-31.
+   *
+   * @default rds.AuroraMysqlEngineVersion.VER_3_10_4 (3.10 is a long-term-support release)
+   * @see https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Update.SpecialVersions.html
+   */
+  readonly engineVersion?: rds.AuroraMysqlEngineVersion;
+
+  /**
+   * The writer instance.
+   *
+   * @default - an Aurora Serverless v2 writer, `rds.ClusterInstance.serverlessV2('Writer')`
+   */
+  readonly writer?: rds.IClusterInstance;
+
+  /**
+   * Reader instances, provisioned (`rds.ClusterInstance.provisioned`) or
+   * Aurora Serverless v2 (`rds.ClusterInstance.serverlessV2`).
+   *
+   * @default - no readers
+   */
+  readonly readers?: rds.IClusterInstance[];
+
+  /**
+   * The minimum capacity of Aurora Serverless v2 instances, in Aurora capacity units.
+   * Allowed: 0 to 256 in steps of 0.5. 0 lets an idle cluster pause, which an
+   * RDS Proxy can keep from happening (it holds connections open), so it draws a warning.
+   *
+   * @default 0.5
+   */
+  readonly serverlessV2MinCapacity?: number;
+
+  /**
+   * The maximum capacity of Aurora Serverless v2 instances, in Aurora capacity units.
+   * Allowed: 1 to 256 in steps of 0.5, and not below `serverlessV2MinCapacity`.
+   *
+   * @default 2
+   */
+  readonly serverlessV2MaxCapacity?: number;
+
+  /**
+   * The name of the database created in the cluster, which the handler queries.
+   * 1 to 64 letters, digits or underscores, starting with a letter, not a MySQL reserved word.
+   *
+   * @default 'lamp'
+   */
+  readonly defaultDatabaseName?: string;
+
+  /**
+   * The master user name. Its password is generated into Secrets Manager; the
+   * proxy reads it from there and the handler connects as this user with an IAM
+   * token. 1 to 16 letters, digits or underscores, starting with a letter; `admin`
+   * is allowed but draws a warning (AWS Control Tower rejects it).
+   *
+   * @default 'lampadmin'
+   */
+  readonly masterUsername?: string;
+
+  /**
+   * The KMS key that encrypts the generated secret.
+   *
+   * @default - the AWS managed key `aws/secretsmanager`
+   */
+  readonly secretEncryptionKey?: kms.IKey;
+
+  /**
+   * The KMS key that encrypts the cluster's storage. Storage is always encrypted.
+   *
+   * @default - the AWS managed key `aws/rds`
+   */
+  readonly storageEncryptionKey?: kms.IKey;
+
+  /**
+   * How long automated backups are kept. Allowed: 1 to 35 days.
+   *
+   * @default Duration.days(7)
+   */
+  readonly backupRetention?: Duration;
+
+  /**
+   * Extra cluster parameters for the `aurora-mysql8.0` parameter group.
+   * `require_secure_transport` is always `ON` and cannot be turned off here.
+   *
+   * @default - only `require_secure_transport: ON`
+   */
+  readonly clusterParameters?: { [name: string]: string };
+
+  /**
+   * The log types exported to CloudWatch Logs.
+   *
+   * @default ['error', 'slowquery']
+   */
+  readonly cloudwatchLogsExports?: string[];
+
+  /**
+   * The interval of enhanced monitoring, or `Duration.seconds(0)` to turn it off.
+   * Allowed: 0, 1, 5, 10, 15, 30 or 60 seconds.
+   *
+   * @default Duration.seconds(60)
+   */
+  readonly monitoringInterval?: Duration;
+
+  /**
+   * What happens to the cluster when it leaves the stack. `RemovalPolicy.DESTROY`
+   * deletes the data with the stack and draws a warning.
+   *
+   * @default RemovalPolicy.SNAPSHOT
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Whether the cluster refuses to be deleted.
+   *
+   * @default - true, unless `removalPolicy` is `RemovalPolicy.DESTROY`
+   */
+  readonly deletionProtection?: boolean;
+
+  // ------------------------------------------------------------------ proxy
+
+  /**
+   * The name of the RDS Proxy: 1 to 63 letters, digits or hyphens, starting with a
+   * letter, not ending with a hyphen and without two consecutive hyphens.
+   *
+   * @default - a name unique to this construct's path, such as `mystack-db-proxy-1a2b3c4d`
+   */
+  readonly dbProxyName?: string;
+
+  /**
+   * The IAM role the proxy assumes to read the database secret. The construct
+   * grants it read access to that secret (and decrypt on its key).
+   *
+   * @default - a role assumable only by `rds.amazonaws.com`, allowed to read only that secret
+   */
+  readonly proxyRole?: iam.IRole;
+
+  /**
+   * The maximum size of the connection pool for each target in a target group,
+   * as a percentage of the cluster's `max_connections`. Allowed: 1 to 100.
+   * Give each application its own proxy and a share of 100 to divide the
+   * database's connections between them.
+   *
+   * @default 100
+   * @see https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-proxy-connections.html
+   */
+  readonly maxConnectionsPercent?: number;
+
+  /**
+   * How actively the proxy closes idle database connections, as a percentage of
+   * `max_connections`. Allowed: 0 to `maxConnectionsPercent`.
+   *
+   * @default - half of `maxConnectionsPercent` (RDS Proxy's own rule), so 50 with the defaults
+   */
+  readonly maxIdleConnectionsPercent?: number;
+
+  /**
+   * How long the proxy waits for a free database connection before answering
+   * `9501 Timed-out waiting to acquire database connection`. Allowed: 0 to 300
+   * seconds, and at least 3 seconds shorter than `handlerTimeout` so that the
+   * handler can report the error before Lambda stops it. RDS Proxy's own default
+   * (120 seconds) is longer than a typical API timeout, hence this default.
+   *
+   * @default Duration.seconds(10)
+   */
+  readonly borrowTimeout?: Duration;
+
+  /**
+   * How long a client connection may sit idle before the proxy closes it.
+   * Allowed: 1 second to 8 hours.
+   *
+   * @default Duration.minutes(30)
+   */
+  readonly idleClientTimeout?: Duration;
+
+  /**
+   * Operations that should not pin a client session to one database connection.
+   *
+   * @default - no session pinning filters
+   */
+  readonly sessionPinningFilters?: rds.SessionPinningFilter[];
+
+  /**
+   * One or more SQL statements the proxy runs when it opens each new database connection.
+   *
+   * @default - no initialization query
+   */
+  readonly initQuery?: string;
+
+  /**
+   * Whether the proxy logs detailed connection information, including SQL
+   * statements. Turn on only to debug: the logs may hold sensitive data. Draws a warning.
+   *
+   * @default false
+   */
+  readonly debugLogging?: boolean;
+
+  // ---------------------------------------------------------------- handler
+
+  /**
+   * The handler's timeout. Allowed: 4 seconds to 15 minutes, and at least 3
+   * seconds longer than `borrowTimeout`.
+   *
+   * @default Duration.seconds(15)
+   */
+  readonly handlerTimeout?: Duration;
+
+  /**
+   * The handler's memory, in MiB. Allowed: 128 to 10240.
+   *
+   * @default 256
+   */
+  readonly handlerMemorySize?: number;
+
+  /**
+   * How long the handler's logs are kept.
+   *
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly handlerLogRetention?: logs.RetentionDays;
+}
+
+/**
+ * The serverless LAMP database tier in one construct: an encrypted Aurora MySQL 3
+ * cluster with generated credentials, an RDS Proxy in front of it that requires
+ * IAM authentication and TLS, and a VPC-attached Lambda handler that connects
+ * through the proxy with an IAM token.
+ *
+ * @example
+ * new ServerlessLampDatabase(this, 'Db');
+ */
+export class ServerlessLampDatabase extends Construct implements ec2.IConnectable {
+  /** The VPC everything runs in. */
+  public readonly vpc: ec2.IVpc;
+
+  /** The Aurora MySQL cluster. */
+  public readonly cluster: rds.DatabaseCluster;
+
+  /** The secret holding the master credentials (`username`, `password`, `host`, ...). */
+  public readonly secret: secretsmanager.ISecret;
+
+  /** The RDS Proxy in front of the cluster. */
+  public readonly proxy: rds.DatabaseProxy;
+
+  /** The role the proxy assumes to read the secret. */
+  public readonly proxyRole: iam.IRole;
+
+  /** The Lambda function that queries the database through the proxy. */
+  public readonly handler: lambda.Function;
+
+  /**
+   * Network access to the proxy on port 3306. Use
+   * `db.connections.allowDefaultPortFrom(myFunction)` to let another client in.
+   */
+  public readonly connections: ec2.Connections;
+
+  /**
+   * The proxy's endpoint host name.
+   * @attribute
+   */
+  public readonly proxyEndpoint: string;
+
+  /** The name of the database created in the cluster. */
+  public readonly databaseName: string;
+
+  /** The master user name, which the handler connects as. */
+  public readonly masterUsername: string;
+
+  constructor(scope: Construct, id: string, props: ServerlessLampDatabaseProps = {}) {
+    super(scope, id);
+
+    const borrowTimeout = props.borrowTimeout ?? Duration.seconds(10);
+    const handlerTimeout = props.handlerTimeout ?? Duration.seconds(15);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.SNAPSHOT;
+    const maxConnectionsPercent = props.maxConnectionsPercent ?? 100;
+    const monitoringInterval = props.monitoringInterval ?? Duration.seconds(60);
+    this.databaseName = props.defaultDatabaseName ?? 'lamp';
+    this.masterUsername = props.masterUsername ?? 'lampadmin';
+
+    this.validate(props, borrowTimeout, handlerTimeout, removalPolicy);
+
+    // ------------------------------------------------------------- network
+    this.vpc = props.vpc ?? new ec2.Vpc(this, 'Vpc', {
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
+    });
+    const vpcSubnets: ec2.SubnetSelection = props.vpcSubnets ?? {
+      subnetType: this.vpc.isolatedSubnets.length > 0
+        ? ec2.SubnetType.PRIVATE_ISOLATED
+        : ec2.SubnetType.PRIVATE_WITH_EGRESS,
+    };
+
+    const clusterSecurityGroups = props.clusterSecurityGroups ?? [
+      new ec2.SecurityGroup(this, 'ClusterSecurityGroup', {
+        vpc: this.vpc,
+        description: 'Aurora MySQL cluster: inbound only from the RDS Proxy',
+        allowAllOutbound: false,
+      }),
+    ];
+    const proxySecurityGroups = props.proxySecurityGroups ?? [
+      new ec2.SecurityGroup(this, 'ProxySecurityGroup', {
+        vpc: this.vpc,
+        description: 'RDS Proxy: inbound only from allowed clients, outbound only to the cluster',
+        allowAllOutbound: false,
+      }),
+    ];
+    const handlerSecurityGroups = props.handlerSecurityGroups ?? [
+      new ec2.SecurityGroup(this, 'HandlerSecurityGroup', {
+        vpc: this.vpc,
+        description: 'Query handler: no inbound, outbound only to the RDS Proxy',
+        allowAllOutbound: false,
+      }),
+    ];
+
+    // ------------------------------------------------------------ database
+    const engine = rds.DatabaseClusterEngine.auroraMysql({
+      version: props.engineVersion ?? rds.AuroraMysqlEngineVersion.VER_3_10_4,
+    });
+    const parameterGroup = new rds.ParameterGroup(this, 'ClusterParameters', {
+      engine,
+      description: 'Serverless LAMP database: TLS required for every connection',
+      parameters: {
+        ...props.clusterParameters,
+        require_secure_transport: 'ON',
+      },
+    });
+
+    this.cluster = new rds.DatabaseCluster(this, 'Cluster', {
+      engine,
+      port: MYSQL_PORT,
+      vpc: this.vpc,
+      vpcSubnets,
+      securityGroups: clusterSecurityGroups,
+      writer: props.writer ?? rds.ClusterInstance.serverlessV2('Writer'),
+      readers: props.readers,
+      serverlessV2MinCapacity: props.serverlessV2MinCapacity ?? 0.5,
+      serverlessV2MaxCapacity: props.serverlessV2MaxCapacity ?? 2,
+      credentials: rds.Credentials.fromGeneratedSecret(this.masterUsername, {
+        encryptionKey: props.secretEncryptionKey,
+      }),
+      defaultDatabaseName: this.databaseName,
+      iamAuthentication: true,
+      storageEncrypted: true,
+      storageEncryptionKey: props.storageEncryptionKey,
+      parameterGroup,
+      backup: { retention: props.backupRetention ?? Duration.days(7) },
+      cloudwatchLogsExports: props.cloudwatchLogsExports ?? ['error', 'slowquery'],
+      // Duration.seconds(0) means "off": then no monitoring role is created either.
+      monitoringInterval: monitoringInterval.isUnresolved() || monitoringInterval.toMilliseconds() > 0
+        ? monitoringInterval
+        : undefined,
+      deletionProtection: props.deletionProtection ?? removalPolicy !== RemovalPolicy.DESTROY,
+      removalPolicy,
+      copyTagsToSnapshot: true,
+    });
+    this.secret = this.cluster.secret!;
+
+    // --------------------------------------------------------------- proxy
+    this.proxyRole = props.proxyRole ?? new iam.Role(this, 'ProxyRole', {
+      assumedBy: new iam.ServicePrincipal('rds.amazonaws.com'),
+      description: 'Lets the RDS Proxy read the database credentials secret',
+    });
+
+    this.proxy = new rds.DatabaseProxy(this, 'Proxy', {
+      proxyTarget: rds.ProxyTarget.fromCluster(this.cluster),
+      // Grants the role secretsmanager:GetSecretValue/DescribeSecret on this
+      // secret only, plus kms:Decrypt when the secret uses a customer key.
+      secrets: [this.secret],
+      role: this.proxyRole,
+      vpc: this.vpc,
+      vpcSubnets,
+      securityGroups: proxySecurityGroups,
+      dbProxyName: props.dbProxyName ?? this.defaultProxyName(),
+      iamAuth: true,
+      requireTLS: true,
+      borrowTimeout,
+      idleClientTimeout: props.idleClientTimeout ?? Duration.minutes(30),
+      maxConnectionsPercent,
+      maxIdleConnectionsPercent: props.maxIdleConnectionsPercent ??
+        (Token.isUnresolved(maxConnectionsPercent) ? undefined : Math.floor(maxConnectionsPercent / 2)),
+      sessionPinningFilters: props.sessionPinningFilters,
+      initQuery: props.initQuery,
+      debugLogging: props.debugLogging ?? false,
+    });
+    this.proxyEndpoint = this.proxy.endpoint;
+
+    // DatabaseProxy.connections has no default port, so allowDefaultPortFrom()
+    // on it would throw; this Connections carries the MySQL port.
+    this.connections = new ec2.Connections({
+      securityGroups: proxySecurityGroups,
+      defaultPort: ec2.Port.tcp(MYSQL_PORT),
+    });
+    // (DatabaseProxy itself opens the cluster's port, 3306, to the proxy's security groups.)
+
+    // ------------------------------------------------------------- handler
+    this.handler = new QueryFunction(this, 'Handler', {
+      description: 'Serverless LAMP: queries Aurora MySQL through RDS Proxy with an IAM token',
+      vpc: this.vpc,
+      vpcSubnets,
+      securityGroups: handlerSecurityGroups,
+      architecture: lambda.Architecture.ARM_64,
+      timeout: handlerTimeout,
+      memorySize: props.handlerMemorySize ?? 256,
+      logGroup: new logs.LogGroup(this, 'HandlerLogs', {
+        retention: props.handlerLogRetention ?? logs.RetentionDays.ONE_MONTH,
+        removalPolicy: removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      }),
+      environment: {
+        // Where and as whom to connect. No secret: the password is an IAM token
+        // minted at run time.
+        DB_HOST: this.proxy.endpoint,
+        DB_PORT: String(MYSQL_PORT),
+        DB_USER: this.masterUsername,
+        DB_NAME: this.databaseName,
+      },
+    });
+    this.connections.allowDefaultPortFrom(this.handler, 'Query handler to the RDS Proxy');
+    this.grantConnect(this.handler);
+
+    new CfnOutput(this, 'ProxyEndpoint', {
+      description: 'Host name of the RDS Proxy endpoint (port 3306, IAM auth and TLS required)',
+      value: this.proxy.endpoint,
+    });
+    new CfnOutput(this, 'SecretArn', {
+      description: 'ARN of the Secrets Manager secret holding the master credentials',
+      value: this.secret.secretArn,
+    });
+    new CfnOutput(this, 'HandlerFunctionName', {
+      description: 'Name of the Lambda function that queries the database through the proxy',
+      value: this.handler.functionName,
+    });
+  }
+
+  /**
+   * Grants `rds-db:connect` through the proxy as `dbUser`.
+   *
+   * The permission names the proxy's resource id (`prx-...`), as IAM requires.
+   *
+   * @param grantee who may connect
+   * @param dbUser the database user to connect as
+   * @default dbUser - the master user name
+   */
+  public grantConnect(grantee: iam.IGrantable, dbUser?: string): iam.Grant {
+    return this.proxy.grantConnect(grantee, dbUser ?? this.masterUsername);
+  }
+
+  /**
+   * A CloudWatch metric of the proxy (namespace `AWS/RDS`, dimension `ProxyName`).
+   *
+   * @param metricName for example `DatabaseConnectionsCurrentlySessionPinned`
+   * @see https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-proxy.monitoring.html
+   */
+  public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'AWS/RDS',
+      metricName,
+      dimensionsMap: { ProxyName: this.proxy.dbProxyName },
+      ...props,
+    });
+  }
+
+  /**
+   * Database connections currently pinned to a client session. Pinned
+   * connections cannot be shared, which defeats the pool.
+   *
+   * @default - average over 5 minutes
+   */
+  public metricDatabaseConnectionsCurrentlySessionPinned(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('DatabaseConnectionsCurrentlySessionPinned', { statistic: 'Average', ...props });
+  }
+
+  /**
+   * Client connections to the proxy.
+   *
+   * @default - average over 5 minutes
+   */
+  public metricClientConnections(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('ClientConnections', { statistic: 'Average', ...props });
+  }
+
+  /**
+   * Database connections from the proxy to the cluster.
+   *
+   * @default - average over 5 minutes
+   */
+  public metricDatabaseConnections(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('DatabaseConnections', { statistic: 'Average', ...props });
+  }
+
+  /**
+   * Time, in microseconds, that the proxy waits to get a database connection.
+   *
+   * @default - average over 5 minutes
+   */
+  public metricDatabaseConnectionsBorrowLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('DatabaseConnectionsBorrowLatency', { statistic: 'Average', ...props });
+  }
+
+  /**
+   * aws-cdk-lib names a proxy after its construct id ("Proxy") unless told
+   * otherwise, so two stacks in one account and region would collide. Derive a
+   * name from the construct path that satisfies the proxy naming rules.
+   */
+  private defaultProxyName(): string {
+    const unique = Names.uniqueResourceName(this, { maxLength: 54, separator: '-', allowedSpecialCharacters: '-' });
+    const cleaned = `${unique}-proxy`.toLowerCase().replace(/[^a-z0-9-]/g, '').replace(/-+/g, '-').replace(/^[^a-z]+/, '');
+    return cleaned.slice(0, 63).replace(/-+$/, '');
+  }
+
+  private validate(
+    props: ServerlessLampDatabaseProps,
+    borrowTimeout: Duration,
+    handlerTimeout: Duration,
+    removalPolicy: RemovalPolicy,
+  ): void {
+    const maxConnections = props.maxConnectionsPercent;
+    validateNumber('maxConnectionsPercent', maxConnections, { min: 1, max: 100, integer: true });
+    validateNumber('maxIdleConnectionsPercent', props.maxIdleConnectionsPercent, { min: 0, max: 100, integer: true });
+    const effectiveMax = maxConnections ?? 100;
+    if (
+      props.maxIdleConnectionsPercent !== undefined &&
+      !Token.isUnresolved(props.maxIdleConnectionsPercent) &&
+      !Token.isUnresolved(effectiveMax) &&
+      props.maxIdleConnectionsPercent > effectiveMax
+    ) {
+      throw new ServerlessLampValidationError(
+        `maxIdleConnectionsPercent (${props.maxIdleConnectionsPercent}) must be <= maxConnectionsPercent (${effectiveMax})`,
+      );
+    }
+    validateSeconds('borrowTimeout', props.borrowTimeout, 0, 300);
+    validateSeconds('idleClientTimeout', props.idleClientTimeout, 1, 28800);
+    validateSeconds('handlerTimeout', props.handlerTimeout, 4, 900);
+    if (!borrowTimeout.isUnresolved() && !handlerTimeout.isUnresolved()) {
+      const b = borrowTimeout.toMilliseconds();
+      const h = handlerTimeout.toMilliseconds();
+      if (h < b + 3000) {
+        throw new ServerlessLampValidationError(
+          `handlerTimeout (${handlerTimeout.toHumanString()}) must be at least 3 seconds longer than ` +
+            `borrowTimeout (${borrowTimeout.toHumanString()}), so the handler can report a borrow timeout ` +
+            'before Lambda stops it',
+        );
+      }
+    }
+    validateNumber('handlerMemorySize', props.handlerMemorySize, { min: 128, max: 10240, integer: true, unit: 'MiB' });
+    if (props.backupRetention && !props.backupRetention.isUnresolved()) {
+      const days = props.backupRetention.toDays({ integral: false });
+      validateNumber('backupRetention', days, { min: 1, max: 35, integer: true, unit: 'days' });
+    }
+    if (props.monitoringInterval && !props.monitoringInterval.isUnresolved()) {
+      const s = props.monitoringInterval.toMilliseconds() / 1000;
+      if (![0, 1, 5, 10, 15, 30, 60].includes(s)) {
+        throw new ServerlessLampValidationError(
+          `monitoringInterval (${props.monitoringInterval.toHumanString()}) must be 0, 1, 5, 10, 15, 30 or 60 seconds`,
+        );
+      }
+    }
+    validateNumber('serverlessV2MinCapacity', props.serverlessV2MinCapacity, { min: 0, max: 256, step: 0.5, unit: 'ACU' });
+    validateNumber('serverlessV2MaxCapacity', props.serverlessV2MaxCapacity, { min: 1, max: 256, step: 0.5, unit: 'ACU' });
+    const minAcu = props.serverlessV2MinCapacity ?? 0.5;
+    const maxAcu = props.serverlessV2MaxCapacity ?? 2;
+    if (!Token.isUnresolved(minAcu) && !Token.isUnresolved(maxAcu) && minAcu > maxAcu) {
+      throw new ServerlessLampValidationError(
+        `serverlessV2MinCapacity (${minAcu} ACU) must be <= serverlessV2MaxCapacity (${maxAcu} ACU)`,
+      );
+    }
+    validateDatabaseName('defaultDatabaseName', props.defaultDatabaseName);
+    validateUsername('masterUsername', props.masterUsername);
+    validateProxyName('dbProxyName', props.dbProxyName);
+
+    const tls = props.clusterParameters?.require_secure_transport;
+    if (tls !== undefined && !Token.isUnresolved(tls) && !['ON', '1'].includes(tls.toUpperCase())) {
+      throw new ServerlessLampValidationError(
+        `clusterParameters.require_secure_transport ('${tls}') must be 'ON': this construct always requires TLS`,
+      );
+    }
+    if (removalPolicy === RemovalPolicy.DESTROY && props.deletionProtection === true) {
+      throw new ServerlessLampValidationError(
+        'Either set removalPolicy to RemovalPolicy.DESTROY or deletionProtection to true, but not both: ' +
+          'a protected cluster cannot be destroyed with its stack',
+      );
+    }
+
+    // Legal but risky: say so, in a way users can acknowledge.
+    if (removalPolicy === RemovalPolicy.DESTROY) {
+      Annotations.of(this).addWarningV2(
+        'serverless-lamp:removal-policy-destroy',
+        'removalPolicy is RemovalPolicy.DESTROY: the cluster and its data are deleted with the stack, without a final snapshot',
+      );
+    }
+    if (props.debugLogging) {
+      Annotations.of(this).addWarningV2(
+        'serverless-lamp:debug-logging',
+        'debugLogging is on: the proxy logs SQL statements, which may contain sensitive data. Turn it off after debugging',
+      );
+    }
+    if (props.masterUsername !== undefined && props.masterUsername.toLowerCase() === 'admin') {
+      Annotations.of(this).addWarningV2(
+        'serverless-lamp:admin-username',
+        "masterUsername is 'admin', a well-known default that AWS Control Tower control CT.RDS.PR.21 rejects",
+      );
+    }
+    if (props.serverlessV2MinCapacity === 0) {
+      Annotations.of(this).addWarningV2(
+        'serverless-lamp:auto-pause',
+        'serverlessV2MinCapacity is 0 (auto-pause): the RDS Proxy keeps database connections open, which can keep the cluster from pausing',
+      );
+    }
+  }
+}
