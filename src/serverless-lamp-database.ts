@@ -1,9 +1,12 @@
 import {
   Annotations,
+  ArnFormat,
+  Aws,
   CfnOutput,
   Duration,
   Names,
   RemovalPolicy,
+  Stack,
   Token,
   aws_cloudwatch as cloudwatch,
   aws_ec2 as ec2,
@@ -13,9 +16,11 @@ import {
   aws_logs as logs,
   aws_rds as rds,
   aws_secretsmanager as secretsmanager,
+  aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { QueryFunction } from './handler/query-function';
+import { HIPAA, NIST, PCI, SERVERLESS, acknowledgeRules, acrossPacks } from './private/acknowledge';
 import {
   ServerlessLampValidationError,
   validateDatabaseName,
@@ -76,6 +81,24 @@ export interface ServerlessLampDatabaseProps {
    * the proxy on port 3306
    */
   readonly handlerSecurityGroups?: ec2.ISecurityGroup[];
+
+  /**
+   * Whether the VPC the construct creates records flow logs to CloudWatch Logs.
+   * Only for the created VPC: with your own `vpc`, its flow logs are yours to manage.
+   *
+   * @default true
+   */
+  readonly vpcFlowLogs?: boolean;
+
+  /**
+   * An interface endpoint for Secrets Manager that the secret rotation function
+   * uses. Rotation is the only part of this construct that calls an AWS API from
+   * inside the VPC.
+   *
+   * @default - with `secretRotation` on and subnets without internet access, an
+   * endpoint is created in them; otherwise none
+   */
+  readonly secretsManagerEndpoint?: ec2.IInterfaceVpcEndpoint;
 
   // --------------------------------------------------------------- database
 
@@ -139,18 +162,29 @@ export interface ServerlessLampDatabaseProps {
   readonly masterUsername?: string;
 
   /**
-   * The KMS key that encrypts the generated secret.
+   * The KMS key that encrypts the cluster's storage, the generated secret and
+   * the log groups the construct creates.
    *
-   * @default - the AWS managed key `aws/secretsmanager`
+   * @default - a customer managed key with yearly rotation is created
    */
-  readonly secretEncryptionKey?: kms.IKey;
+  readonly encryptionKey?: kms.IKey;
 
   /**
-   * The KMS key that encrypts the cluster's storage. Storage is always encrypted.
+   * Whether Secrets Manager rotates the master password. The proxy picks up
+   * the new password by itself. The rotation function runs in the VPC and
+   * reaches Secrets Manager through an interface endpoint (see
+   * `secretsManagerEndpoint`).
    *
-   * @default - the AWS managed key `aws/rds`
+   * @default true
    */
-  readonly storageEncryptionKey?: kms.IKey;
+  readonly secretRotation?: boolean;
+
+  /**
+   * How often the master password is rotated. Allowed: 4 hours to 1000 days.
+   *
+   * @default Duration.days(30)
+   */
+  readonly secretRotationInterval?: Duration;
 
   /**
    * How long automated backups are kept. Allowed: 1 to 35 days.
@@ -168,11 +202,24 @@ export interface ServerlessLampDatabaseProps {
   readonly clusterParameters?: { [name: string]: string };
 
   /**
-   * The log types exported to CloudWatch Logs.
+   * The log types exported to CloudWatch Logs (`audit`, `error`, `general`,
+   * `slowquery`). A type is written only when the database produces it: the
+   * audit log is on (connections, DDL and DCL statements); the general log and
+   * the slow query log stay off until you set `general_log` or `slow_query_log`
+   * in `clusterParameters`.
    *
-   * @default ['error', 'slowquery']
+   * @default ['audit', 'error', 'general', 'slowquery']
    */
   readonly cloudwatchLogsExports?: string[];
+
+  /**
+   * How far back the cluster can be rewound in place ("backtrack"). Allowed:
+   * up to 72 hours. Backtracking is not available in every AWS Region and does
+   * not combine with binary log replication, so it is off unless you set it.
+   *
+   * @default - no backtracking
+   */
+  readonly backtrackWindow?: Duration;
 
   /**
    * The interval of enhanced monitoring, or `Duration.seconds(0)` to turn it off.
@@ -293,11 +340,36 @@ export interface ServerlessLampDatabaseProps {
   readonly handlerMemorySize?: number;
 
   /**
-   * How long the handler's logs are kept.
+   * How long the logs of the handler and of the VPC flow logs are kept.
+   * AWS Control Tower (CT.CLOUDWATCH.PR.2) asks for at least a year.
    *
-   * @default logs.RetentionDays.ONE_MONTH
+   * @default logs.RetentionDays.ONE_YEAR
    */
-  readonly handlerLogRetention?: logs.RetentionDays;
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * The handler's reserved concurrency: a cap on its simultaneous executions.
+   * Reserving concurrency takes it from the account's pool, so it is off unless
+   * you set it; the proxy already keeps a burst of invocations from flooding
+   * the database with connections.
+   *
+   * @default - no reserved concurrency
+   */
+  readonly handlerReservedConcurrency?: number;
+
+  /**
+   * A queue for asynchronous invocations of the handler that failed.
+   *
+   * @default - no dead-letter queue (the handler is meant to be invoked synchronously)
+   */
+  readonly handlerDeadLetterQueue?: sqs.IQueue;
+
+  /**
+   * AWS X-Ray tracing of the handler.
+   *
+   * @default lambda.Tracing.ACTIVE
+   */
+  readonly handlerTracing?: lambda.Tracing;
 }
 
 /**
@@ -346,6 +418,9 @@ export class ServerlessLampDatabase extends Construct implements ec2.IConnectabl
   /** The master user name, which the handler connects as. */
   public readonly masterUsername: string;
 
+  /** The key that encrypts the storage, the secret and the log groups. */
+  public readonly encryptionKey: kms.IKey;
+
   constructor(scope: Construct, id: string, props: ServerlessLampDatabaseProps = {}) {
     super(scope, id);
 
@@ -354,17 +429,79 @@ export class ServerlessLampDatabase extends Construct implements ec2.IConnectabl
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.SNAPSHOT;
     const maxConnectionsPercent = props.maxConnectionsPercent ?? 100;
     const monitoringInterval = props.monitoringInterval ?? Duration.seconds(60);
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
+    const logRemovalPolicy = removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    const secretRotation = props.secretRotation ?? true;
     this.databaseName = props.defaultDatabaseName ?? 'lamp';
     this.masterUsername = props.masterUsername ?? 'lampadmin';
 
     this.validate(props, borrowTimeout, handlerTimeout, removalPolicy);
 
+    // ------------------------------------------------------------ encryption
+    if (props.encryptionKey) {
+      this.encryptionKey = props.encryptionKey;
+    } else {
+      const key = new kms.Key(this, 'Key', {
+        description: 'Serverless LAMP database: cluster storage, credentials secret and log groups',
+        enableKeyRotation: true,
+        removalPolicy: removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      });
+      // CloudWatch Logs encrypts this construct's log groups with the key, and
+      // only log groups of this account and Region.
+      key.grantEncryptDecrypt(new iam.PrincipalWithConditions(
+        new iam.ServicePrincipal(`logs.${Aws.REGION}.amazonaws.com`),
+        {
+          ArnLike: {
+            'kms:EncryptionContext:aws:logs:arn': Stack.of(this).formatArn({
+              service: 'logs',
+              resource: 'log-group',
+              resourceName: '*',
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+        },
+      ));
+      // Only AWS services may create grants on the key, and only for AWS
+      // resources (AWS Control Tower control CT.KMS.PR.3).
+      key.addToResourcePolicy(new iam.PolicyStatement({
+        sid: 'DenyCreateGrantExceptForAwsServices',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['kms:CreateGrant'],
+        resources: ['*'],
+        conditions: {
+          BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' },
+        },
+      }));
+      this.encryptionKey = key;
+    }
+
     // ------------------------------------------------------------- network
-    this.vpc = props.vpc ?? new ec2.Vpc(this, 'Vpc', {
-      maxAzs: 2,
-      natGateways: 0,
-      subnetConfiguration: [{ name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
-    });
+    let vpc = props.vpc;
+    if (!vpc) {
+      const created = new ec2.Vpc(this, 'Vpc', {
+        maxAzs: 2,
+        natGateways: 0,
+        subnetConfiguration: [{ name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
+      });
+      acknowledgeRules(created, [
+        ...acrossPacks('VPCDefaultSecurityGroupClosed', [HIPAA, NIST, PCI],
+          'No resource uses the VPC default security group: every resource of this construct has its own. ' +
+          'Closing the default group takes a custom resource (a Lambda function outside the VPC), which adds more than it removes.'),
+      ]);
+      if (props.vpcFlowLogs ?? true) {
+        created.addFlowLog('FlowLogs', {
+          destination: ec2.FlowLogDestination.toCloudWatchLogs(new logs.LogGroup(this, 'FlowLogsLogGroup', {
+            retention: logRetention,
+            encryptionKey: this.encryptionKey,
+            removalPolicy: logRemovalPolicy,
+          })),
+          trafficType: ec2.FlowLogTrafficType.ALL,
+        });
+      }
+      vpc = created;
+    }
+    this.vpc = vpc;
     const vpcSubnets: ec2.SubnetSelection = props.vpcSubnets ?? {
       subnetType: this.vpc.isolatedSubnets.length > 0
         ? ec2.SubnetType.PRIVATE_ISOLATED
@@ -399,8 +536,11 @@ export class ServerlessLampDatabase extends Construct implements ec2.IConnectabl
     });
     const parameterGroup = new rds.ParameterGroup(this, 'ClusterParameters', {
       engine,
-      description: 'Serverless LAMP database: TLS required for every connection',
+      description: 'Serverless LAMP database: TLS required for every connection, audit log on',
       parameters: {
+        // The audit log records connections and DDL/DCL statements.
+        server_audit_logging: '1',
+        server_audit_events: 'CONNECT,QUERY_DCL,QUERY_DDL',
         ...props.clusterParameters,
         require_secure_transport: 'ON',
       },
@@ -417,15 +557,16 @@ export class ServerlessLampDatabase extends Construct implements ec2.IConnectabl
       serverlessV2MinCapacity: props.serverlessV2MinCapacity ?? 0.5,
       serverlessV2MaxCapacity: props.serverlessV2MaxCapacity ?? 2,
       credentials: rds.Credentials.fromGeneratedSecret(this.masterUsername, {
-        encryptionKey: props.secretEncryptionKey,
+        encryptionKey: this.encryptionKey,
       }),
       defaultDatabaseName: this.databaseName,
       iamAuthentication: true,
       storageEncrypted: true,
-      storageEncryptionKey: props.storageEncryptionKey,
+      storageEncryptionKey: this.encryptionKey,
       parameterGroup,
       backup: { retention: props.backupRetention ?? Duration.days(7) },
-      cloudwatchLogsExports: props.cloudwatchLogsExports ?? ['error', 'slowquery'],
+      backtrackWindow: props.backtrackWindow,
+      cloudwatchLogsExports: props.cloudwatchLogsExports ?? ['audit', 'error', 'general', 'slowquery'],
       // Duration.seconds(0) means "off": then no monitoring role is created either.
       monitoringInterval: monitoringInterval.isUnresolved() || monitoringInterval.toMilliseconds() > 0
         ? monitoringInterval
@@ -435,6 +576,77 @@ export class ServerlessLampDatabase extends Construct implements ec2.IConnectabl
       copyTagsToSnapshot: true,
     });
     this.secret = this.cluster.secret!;
+
+    const clusterResource = this.cluster.node.defaultChild as rds.CfnDBCluster;
+    acknowledgeRules(clusterResource, [
+      {
+        id: 'AwsSolutions-RDS11',
+        reason: 'Clients never reach the cluster port: the cluster admits only the RDS Proxy, ' +
+          'whose MySQL endpoint listens on 3306 whatever the cluster port is. A different port would add no protection.',
+      },
+      ...(props.backtrackWindow === undefined ? [{
+        id: 'AwsSolutions-RDS14',
+        reason: 'Backtracking is not available in every AWS Region and does not combine with binary log replication, ' +
+          'so it is opt-in (backtrackWindow); automated backups with point-in-time restore are always on.',
+      }] : []),
+    ]);
+    const instanceAck = acrossPacks('RDSInBackupPlan', [HIPAA, NIST],
+      'Aurora backs the cluster up continuously (backupRetention, point-in-time restore) and snapshots it on removal. ' +
+      'Add it to your organisation\'s AWS Backup plan with BackupResource.fromRdsDatabaseCluster(db.cluster) where one exists.');
+    for (const child of this.cluster.node.findAll()) {
+      if (child instanceof rds.CfnDBInstance) acknowledgeRules(child, instanceAck);
+    }
+    const monitoringRole = this.cluster.node.tryFindChild('MonitoringRole');
+    if (monitoringRole) {
+      acknowledgeRules(monitoringRole, [{
+        id: 'AwsSolutions-IAM4',
+        reason: 'AmazonRDSEnhancedMonitoringRole is the AWS managed policy made for enhanced monitoring (CloudWatch Logs for RDS only).',
+        appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole'],
+      }]);
+    }
+
+    if (secretRotation) {
+      const rotationSubnets = this.vpc.selectSubnets(vpcSubnets);
+      let endpoint = props.secretsManagerEndpoint;
+      // Isolated subnets cannot reach Secrets Manager without an endpoint.
+      if (!endpoint && !rotationSubnets.hasPublic && rotationSubnets.subnets.every((s) => this.vpc.isolatedSubnets.includes(s))) {
+        endpoint = new ec2.InterfaceVpcEndpoint(this, 'SecretsManagerEndpoint', {
+          vpc: this.vpc,
+          service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+          subnets: vpcSubnets,
+          privateDnsEnabled: true,
+          open: false,
+          securityGroups: [new ec2.SecurityGroup(this, 'SecretsManagerEndpointSecurityGroup', {
+            vpc: this.vpc,
+            description: 'Secrets Manager endpoint: inbound only from the secret rotation function',
+            allowAllOutbound: false,
+          })],
+        });
+      }
+      const rotationSecurityGroup = new ec2.SecurityGroup(this, 'RotationSecurityGroup', {
+        vpc: this.vpc,
+        description: 'Secret rotation function: no inbound, outbound only to the cluster and Secrets Manager',
+        allowAllOutbound: false,
+      });
+      // Opens the cluster's port to the rotation function.
+      this.cluster.addRotationSingleUser({
+        automaticallyAfter: props.secretRotationInterval ?? Duration.days(30),
+        vpcSubnets,
+        endpoint,
+        securityGroup: rotationSecurityGroup,
+      });
+      if (endpoint) {
+        endpoint.connections.allowDefaultPortFrom(rotationSecurityGroup, 'Secret rotation function to Secrets Manager');
+      }
+    }
+    const secretAcks = props.secretRotation === false
+      ? [
+        { id: 'AwsSolutions-SMG4', reason: 'Secret rotation was turned off explicitly (secretRotation: false).' },
+        ...acrossPacks('SecretsManagerRotationEnabled', [HIPAA, NIST], 'Secret rotation was turned off explicitly (secretRotation: false).'),
+      ]
+      : [];
+    // (this.secret is the cluster's attachment of the secret; the secret itself is the cluster's child.)
+    if (secretAcks.length > 0) acknowledgeRules(this.cluster.node.findChild('Secret'), secretAcks);
 
     // --------------------------------------------------------------- proxy
     this.proxyRole = props.proxyRole ?? new iam.Role(this, 'ProxyRole', {
@@ -471,20 +683,52 @@ export class ServerlessLampDatabase extends Construct implements ec2.IConnectabl
       securityGroups: proxySecurityGroups,
       defaultPort: ec2.Port.tcp(MYSQL_PORT),
     });
-    // (DatabaseProxy itself opens the cluster's port, 3306, to the proxy's security groups.)
+    // DatabaseProxy opens the cluster's port to the proxy's security groups,
+    // naming the port with a token (the cluster's Endpoint.Port). The port is
+    // fixed (3306), so write it down: rule packs cannot check a port they
+    // cannot read.
+    const stack = Stack.of(this);
+    for (const child of this.node.findAll()) {
+      if (
+        (child instanceof ec2.CfnSecurityGroupIngress || child instanceof ec2.CfnSecurityGroupEgress) &&
+        Token.isUnresolved(child.fromPort) &&
+        JSON.stringify(stack.resolve(child.fromPort)).includes('Endpoint.Port')
+      ) {
+        child.fromPort = MYSQL_PORT;
+        child.toPort = MYSQL_PORT;
+      }
+    }
 
     // ------------------------------------------------------------- handler
+    const handlerRole = new iam.Role(this, 'HandlerRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Serverless LAMP query handler: VPC networking, logs, rds-db:connect',
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole')],
+    });
+    acknowledgeRules(handlerRole, [{
+      id: 'AwsSolutions-IAM4',
+      reason: 'AWSLambdaVPCAccessExecutionRole is the AWS managed policy Lambda documents for functions in a VPC ' +
+        '(network interface management, which has no resource-level permissions, and writing logs).',
+      appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole'],
+    }]);
+
+    const tracing = props.handlerTracing ?? lambda.Tracing.ACTIVE;
     this.handler = new QueryFunction(this, 'Handler', {
       description: 'Serverless LAMP: queries Aurora MySQL through RDS Proxy with an IAM token',
+      role: handlerRole,
       vpc: this.vpc,
       vpcSubnets,
       securityGroups: handlerSecurityGroups,
       architecture: lambda.Architecture.ARM_64,
       timeout: handlerTimeout,
       memorySize: props.handlerMemorySize ?? 256,
+      tracing,
+      reservedConcurrentExecutions: props.handlerReservedConcurrency,
+      deadLetterQueue: props.handlerDeadLetterQueue,
       logGroup: new logs.LogGroup(this, 'HandlerLogs', {
-        retention: props.handlerLogRetention ?? logs.RetentionDays.ONE_MONTH,
-        removalPolicy: removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+        retention: logRetention,
+        encryptionKey: this.encryptionKey,
+        removalPolicy: logRemovalPolicy,
       }),
       environment: {
         // Where and as whom to connect. No secret: the password is an IAM token
@@ -497,6 +741,41 @@ export class ServerlessLampDatabase extends Construct implements ec2.IConnectabl
     });
     this.connections.allowDefaultPortFrom(this.handler, 'Query handler to the RDS Proxy');
     this.grantConnect(this.handler);
+
+    const handlerAcks = [
+      ...(props.handlerReservedConcurrency === undefined
+        ? acrossPacks('LambdaConcurrency', [HIPAA, NIST],
+          'Reserved concurrency is opt-in (handlerReservedConcurrency): it takes capacity from the account pool ' +
+          'and fails to deploy in accounts with low limits. The RDS Proxy pool is what shields the database from bursts.')
+        : []),
+      ...(props.handlerDeadLetterQueue === undefined
+        ? acrossPacks('LambdaDLQ', [HIPAA, NIST, SERVERLESS],
+          'The handler answers synchronous invocations, whose errors go back to the caller; a dead-letter queue ' +
+          'only receives failed asynchronous invocations. Set handlerDeadLetterQueue for asynchronous use.')
+        : []),
+      ...(tracing !== lambda.Tracing.ACTIVE
+        ? [{ id: 'Serverless-LambdaTracing', reason: `Tracing was set to ${tracing} explicitly (handlerTracing).` }]
+        : []),
+    ];
+    if (handlerAcks.length > 0) acknowledgeRules(this.handler, handlerAcks);
+    if (tracing === lambda.Tracing.ACTIVE) {
+      // Lambda adds xray:PutTraceSegments and xray:PutTelemetryRecords on "*" to the role.
+      acknowledgeRules(handlerRole.node.findChild('DefaultPolicy').node.defaultChild as iam.CfnPolicy, [{
+        id: 'AwsSolutions-IAM5',
+        reason: 'xray:PutTraceSegments and xray:PutTelemetryRecords, added for active tracing, support no resource-level permissions.',
+        appliesTo: ['Resource::*'],
+      }]);
+    }
+
+    // aws-cdk-lib grant methods write least-privilege statements into each
+    // role's inline "DefaultPolicy".
+    const inlineReason = 'Statements written by aws-cdk-lib grant methods, each naming this construct\'s own resources; ' +
+      'an inline policy belongs to its one role and cannot be attached elsewhere by mistake.';
+    for (const child of this.node.findAll()) {
+      if (child instanceof iam.CfnPolicy) {
+        acknowledgeRules(child, acrossPacks('IAMNoInlinePolicy', [HIPAA, NIST, PCI], inlineReason));
+      }
+    }
 
     new CfnOutput(this, 'ProxyEndpoint', {
       description: 'Host name of the RDS Proxy endpoint (port 3306, IAM auth and TLS required)',
@@ -642,6 +921,28 @@ export class ServerlessLampDatabase extends Construct implements ec2.IConnectabl
     if (!Token.isUnresolved(minAcu) && !Token.isUnresolved(maxAcu) && minAcu > maxAcu) {
       throw new ServerlessLampValidationError(
         `serverlessV2MinCapacity (${minAcu} ACU) must be <= serverlessV2MaxCapacity (${maxAcu} ACU)`,
+      );
+    }
+    if (props.secretRotationInterval && !props.secretRotationInterval.isUnresolved()) {
+      const hours = props.secretRotationInterval.toHours({ integral: false });
+      if (hours < 4 || hours > 24000) {
+        throw new ServerlessLampValidationError(
+          `secretRotationInterval (${props.secretRotationInterval.toHumanString()}) must be between 4 hours and 1000 days`,
+        );
+      }
+    }
+    if (props.backtrackWindow && !props.backtrackWindow.isUnresolved()) {
+      validateSeconds('backtrackWindow', props.backtrackWindow, 0, 72 * 3600);
+    }
+    validateNumber('handlerReservedConcurrency', props.handlerReservedConcurrency, { min: 0, max: 100000, integer: true });
+    if (props.vpc && props.vpcFlowLogs !== undefined) {
+      throw new ServerlessLampValidationError(
+        `vpcFlowLogs (${props.vpcFlowLogs}) applies only to the VPC this construct creates; with your own vpc, manage its flow logs there`,
+      );
+    }
+    if (props.secretRotation === false && props.secretsManagerEndpoint) {
+      throw new ServerlessLampValidationError(
+        'Either turn secretRotation off or provide secretsManagerEndpoint, but not both: only the rotation function uses the endpoint',
       );
     }
     validateDatabaseName('defaultDatabaseName', props.defaultDatabaseName);

@@ -1,4 +1,7 @@
-import { App, Duration, Lazy, RemovalPolicy, Stack, aws_ec2 as ec2, aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_logs as logs, aws_rds as rds } from 'aws-cdk-lib';
+import {
+  App, Duration, Lazy, RemovalPolicy, Stack,
+  aws_ec2 as ec2, aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_logs as logs, aws_rds as rds, aws_sqs as sqs,
+} from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { ServerlessLampDatabase, ServerlessLampDatabaseProps } from '../src';
 
@@ -38,8 +41,29 @@ describe('network', () => {
     template.resourceCountIs('AWS::EC2::Subnet', 2);
     template.resourceCountIs('AWS::EC2::NatGateway', 0);
     template.resourceCountIs('AWS::EC2::InternetGateway', 0);
-    template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
     template.allResourcesProperties('AWS::EC2::Subnet', { MapPublicIpOnLaunch: false });
+    // The one AWS API called from inside the VPC: Secrets Manager, by the rotation function.
+    template.resourceCountIs('AWS::EC2::VPCEndpoint', 1);
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, '.secretsmanager']] },
+      VpcEndpointType: 'Interface',
+      PrivateDnsEnabled: true,
+    });
+  });
+
+  test('records VPC flow logs, encrypted, unless turned off', () => {
+    const { template } = build();
+    template.hasResourceProperties('AWS::EC2::FlowLog', { TrafficType: 'ALL', LogDestinationType: 'cloud-watch-logs' });
+    template.resourceCountIs('AWS::Logs::LogGroup', 2);
+    template.allResourcesProperties('AWS::Logs::LogGroup', {
+      KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DbKey'), 'Arn'] },
+      RetentionInDays: 365,
+    });
+  });
+
+  test('vpcFlowLogs: false creates no flow log', () => {
+    const { template } = build({ vpcFlowLogs: false });
+    template.resourceCountIs('AWS::EC2::FlowLog', 0);
   });
 
   test('uses a given VPC and its private subnets when it has no isolated ones', () => {
@@ -96,42 +120,34 @@ describe('network', () => {
     }
     expect(JSON.stringify(template.toJSON())).not.toMatch(/0\.0\.0\.0\/0|::\/0/);
 
-    const ingress = Object.values(template.findResources('AWS::EC2::SecurityGroupIngress')).map((r) => r.Properties);
-    expect(ingress).toHaveLength(2);
-    expect(ingress).toEqual(expect.arrayContaining([
-      expect.objectContaining({
-        GroupId: { 'Fn::GetAtt': [proxySg, 'GroupId'] },
-        SourceSecurityGroupId: { 'Fn::GetAtt': [handlerSg, 'GroupId'] },
-        IpProtocol: 'tcp',
-        FromPort: 3306,
-        ToPort: 3306,
-      }),
-      // Opened by DatabaseProxy on the cluster's port, which is 3306 (tested below).
-      expect.objectContaining({
-        GroupId: { 'Fn::GetAtt': [clusterSg, 'GroupId'] },
-        SourceSecurityGroupId: { 'Fn::GetAtt': [proxySg, 'GroupId'] },
-        IpProtocol: 'tcp',
-        FromPort: { 'Fn::GetAtt': [clusterId, 'Endpoint.Port'] },
-        ToPort: { 'Fn::GetAtt': [clusterId, 'Endpoint.Port'] },
-      }),
-    ]));
+    const rotationSg = securityGroupId(template, 'Secret rotation function: no inbound, outbound only to the cluster and Secrets Manager');
+    const endpointSg = securityGroupId(template, 'Secrets Manager endpoint: inbound only from the secret rotation function');
+    template.resourceCountIs('AWS::EC2::SecurityGroup', 5);
 
-    const egress = Object.values(template.findResources('AWS::EC2::SecurityGroupEgress')).map((r) => r.Properties);
-    expect(egress).toHaveLength(2);
-    expect(egress).toEqual(expect.arrayContaining([
-      expect.objectContaining({
-        GroupId: { 'Fn::GetAtt': [handlerSg, 'GroupId'] },
-        DestinationSecurityGroupId: { 'Fn::GetAtt': [proxySg, 'GroupId'] },
-        FromPort: 3306,
-        ToPort: 3306,
-      }),
-      expect.objectContaining({
-        GroupId: { 'Fn::GetAtt': [proxySg, 'GroupId'] },
-        DestinationSecurityGroupId: { 'Fn::GetAtt': [clusterSg, 'GroupId'] },
-        FromPort: { 'Fn::GetAtt': [clusterId, 'Endpoint.Port'] },
-        ToPort: { 'Fn::GetAtt': [clusterId, 'Endpoint.Port'] },
-      }),
-    ]));
+    // Every rule as "source -> destination:port", from ingress and egress resources alike.
+    const edges = (type: string, from: string, to: string) => Object.values(template.findResources(type)).map((r) => {
+      const p = r.Properties;
+      expect(p.IpProtocol).toBe('tcp');
+      expect(p.FromPort).toBe(p.ToPort);
+      return `${p[from]['Fn::GetAtt'][0]} -> ${p[to]['Fn::GetAtt'][0]}:${p.FromPort}`;
+    }).sort();
+    const expected = [
+      `${handlerSg} -> ${proxySg}:3306`,
+      `${proxySg} -> ${clusterSg}:3306`,
+      `${rotationSg} -> ${clusterSg}:3306`,
+      `${rotationSg} -> ${endpointSg}:443`,
+    ].sort();
+    expect(edges('AWS::EC2::SecurityGroupIngress', 'SourceSecurityGroupId', 'GroupId')).toEqual(expected);
+    expect(edges('AWS::EC2::SecurityGroupEgress', 'GroupId', 'DestinationSecurityGroupId')).toEqual(expected);
+    void clusterId;
+  });
+
+  test('without rotation: only handler -> proxy -> cluster', () => {
+    const { template } = build({ secretRotation: false });
+    template.resourceCountIs('AWS::EC2::SecurityGroup', 3);
+    template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 2);
+    template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
+    template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 0);
   });
 
   test('uses given security groups instead of creating them', () => {
@@ -144,6 +160,7 @@ describe('network', () => {
       clusterSecurityGroups: [clusterSg],
       proxySecurityGroups: [proxySg],
       handlerSecurityGroups: [handlerSg],
+      secretRotation: false,
     });
     template.resourceCountIs('AWS::EC2::SecurityGroup', 3);
     template.hasResourceProperties('AWS::RDS::DBProxy', {
@@ -177,14 +194,15 @@ describe('database', () => {
       Engine: 'aurora-mysql',
       EngineVersion: '8.0.mysql_aurora.3.10.4',
       StorageEncrypted: true,
-      KmsKeyId: Match.absent(),
+      KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DbKey'), 'Arn'] },
+      BacktrackWindow: Match.absent(),
       EnableIAMDatabaseAuthentication: true,
       DatabaseName: 'lamp',
       MasterUsername: 'lampadmin',
       BackupRetentionPeriod: 7,
       DeletionProtection: true,
       CopyTagsToSnapshot: true,
-      EnableCloudwatchLogsExports: ['error', 'slowquery'],
+      EnableCloudwatchLogsExports: ['audit', 'error', 'general', 'slowquery'],
       Port: 3306,
       ServerlessV2ScalingConfiguration: { MinCapacity: 0.5, MaxCapacity: 2 },
     });
@@ -218,8 +236,7 @@ describe('database', () => {
   });
 
   test('engine version, readers, capacity, names, keys, backups, logs, monitoring are configurable', () => {
-    const storageKey = new kms.Key(stack, 'StorageKey');
-    const secretKey = new kms.Key(stack, 'SecretKey');
+    const key = new kms.Key(stack, 'MyKey');
     const { template } = build({
       engineVersion: rds.AuroraMysqlEngineVersion.VER_3_04_6,
       writer: rds.ClusterInstance.provisioned('Writer', {
@@ -230,8 +247,7 @@ describe('database', () => {
       serverlessV2MaxCapacity: 8,
       defaultDatabaseName: 'shop',
       masterUsername: 'shop_owner',
-      storageEncryptionKey: storageKey,
-      secretEncryptionKey: secretKey,
+      encryptionKey: key,
       backupRetention: Duration.days(14),
       cloudwatchLogsExports: ['error', 'slowquery', 'audit'],
       monitoringInterval: Duration.seconds(0),
@@ -240,7 +256,7 @@ describe('database', () => {
       EngineVersion: '8.0.mysql_aurora.3.04.6',
       DatabaseName: 'shop',
       MasterUsername: 'shop_owner',
-      KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('StorageKey'), 'Arn'] },
+      KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^MyKey'), 'Arn'] },
       BackupRetentionPeriod: 14,
       EnableCloudwatchLogsExports: ['error', 'slowquery', 'audit'],
       ServerlessV2ScalingConfiguration: { MinCapacity: 1, MaxCapacity: 8 },
@@ -251,7 +267,7 @@ describe('database', () => {
     template.allResourcesProperties('AWS::RDS::DBInstance', { MonitoringInterval: Match.absent() });
     expect(Object.keys(template.findResources('AWS::IAM::Role'))).not.toContainEqual(expect.stringMatching(/MonitoringRole/));
     template.hasResourceProperties('AWS::SecretsManager::Secret', {
-      KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('SecretKey'), 'Arn'] },
+      KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^MyKey'), 'Arn'] },
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ DB_USER: 'shop_owner', DB_NAME: 'shop' }) },
@@ -361,11 +377,15 @@ describe('proxy', () => {
     template.hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: roleIds[0] }],
       PolicyDocument: {
-        Statement: [{
-          Effect: 'Allow',
-          Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
-          Resource: { Ref: Match.stringLikeRegexp('SecretAttachment') },
-        }],
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+            Resource: { Ref: Match.stringLikeRegexp('SecretAttachment') },
+          },
+          // The secret is encrypted with the construct's customer managed key.
+          { Effect: 'Allow', Action: 'kms:Decrypt', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DbKey'), 'Arn'] } },
+        ],
       },
     });
     expect(db.proxyRole).toBeDefined();
@@ -373,7 +393,7 @@ describe('proxy', () => {
 
   test('proxy role gets kms:Decrypt on a customer-managed secret key', () => {
     const key = new kms.Key(stack, 'SecretKey');
-    const { template } = build({ secretEncryptionKey: key });
+    const { template } = build({ encryptionKey: key });
     const policy = Object.values(template.findResources('AWS::IAM::Policy')).find((p) =>
       JSON.stringify(p.Properties.Roles).includes('DbProxyRole'));
     expect(policy).toBeDefined();
@@ -386,16 +406,19 @@ describe('proxy', () => {
     const role = new iam.Role(stack, 'MyRole', { assumedBy: new iam.ServicePrincipal('rds.amazonaws.com') });
     const { db, template } = build({ proxyRole: role });
     expect(db.proxyRole).toBe(role);
-    template.resourceCountIs('AWS::IAM::Role', 3); // mine, handler, enhanced monitoring
+    template.resourceCountIs('AWS::IAM::Role', 4); // mine, handler, enhanced monitoring, flow logs
     template.hasResourceProperties('AWS::RDS::DBProxy', { RoleArn: stack.resolve(role.roleArn) });
   });
 });
 
 describe('handler', () => {
-  test('Node.js 22 on arm64, in the VPC, with an environment that holds no secret', () => {
+  test('Node.js 24 on arm64, in the VPC, traced, with an environment that holds no secret', () => {
     const { template } = build();
     const fn = resourceOf(template, 'AWS::Lambda::Function').props;
-    expect(fn.Runtime).toBe('nodejs22.x');
+    expect(fn.Runtime).toBe('nodejs24.x');
+    expect(fn.TracingConfig).toEqual({ Mode: 'Active' });
+    expect(fn.ReservedConcurrentExecutions).toBeUndefined();
+    expect(fn.DeadLetterConfig).toBeUndefined();
     expect(fn.Architectures).toEqual(['arm64']);
     expect(fn.Handler).toBe('index.handler');
     expect(fn.Timeout).toBe(15);
@@ -412,7 +435,7 @@ describe('handler', () => {
 
   test('log group with explicit retention', () => {
     const { template } = build();
-    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });
     template.hasResource('AWS::Logs::LogGroup', { DeletionPolicy: 'Retain' });
     template.hasResourceProperties('AWS::Lambda::Function', {
       LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('^DbHandlerLogs') } },
@@ -423,10 +446,10 @@ describe('handler', () => {
     const { template } = build({
       handlerTimeout: Duration.seconds(30),
       handlerMemorySize: 512,
-      handlerLogRetention: logs.RetentionDays.ONE_YEAR,
+      logRetention: logs.RetentionDays.THREE_MONTHS,
     });
     template.hasResourceProperties('AWS::Lambda::Function', { Timeout: 30, MemorySize: 512 });
-    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
   });
 
   test('is granted rds-db:connect on the proxy resource id for the master user, and nothing else custom', () => {
@@ -439,7 +462,10 @@ describe('handler', () => {
       JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: fnRole[0] }]));
     expect(policies).toHaveLength(1);
     const statements = policies[0].Properties.PolicyDocument.Statement;
-    expect(statements).toHaveLength(1);
+    expect(statements).toHaveLength(2);
+    // X-Ray offers no resource-level permissions for these two actions.
+    expect(statements[0]).toEqual({ Effect: 'Allow', Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Resource: '*' });
+    statements.shift();
     expect(statements[0].Action).toBe('rds-db:connect');
     expect(statements[0].Effect).toBe('Allow');
     // arn:<partition>:rds-db:<region>:<account>:dbuser:<prx-id>/<user>, where the
@@ -503,6 +529,124 @@ describe('public surface', () => {
   });
 });
 
+describe('encryption, rotation, logs and handler options', () => {
+  test('creates a rotating customer managed key that CloudWatch Logs of this account and Region may use', () => {
+    const { db, template } = build();
+    template.resourceCountIs('AWS::KMS::Key', 1);
+    template.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      KeyPolicy: {
+        Statement: Match.arrayWith([Match.objectLike({
+          Principal: { Service: { 'Fn::Join': ['', ['logs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
+          Condition: {
+            ArnLike: {
+              'kms:EncryptionContext:aws:logs:arn': {
+                'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':logs:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':log-group:*']],
+              },
+            },
+          },
+        })]),
+      },
+    });
+    template.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Retain' });
+    expect(db.encryptionKey).toBeDefined();
+    template.hasResourceProperties('AWS::SecretsManager::Secret', { KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DbKey'), 'Arn'] } });
+  });
+
+  test('uses a given key and creates none', () => {
+    const key = new kms.Key(stack, 'Mine');
+    const { db, template } = build({ encryptionKey: key });
+    expect(db.encryptionKey).toBe(key);
+    template.resourceCountIs('AWS::KMS::Key', 1);
+  });
+
+  test('rotates the secret every 30 days through the Secrets Manager endpoint', () => {
+    const { template } = build();
+    template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      RotationRules: { ScheduleExpression: 'rate(30 days)' },
+    });
+    template.hasResourceProperties('AWS::Serverless::Application', {
+      Parameters: Match.objectLike({
+        endpoint: {
+          'Fn::Join': ['', [
+            'https://', { Ref: Match.stringLikeRegexp('^DbSecretsManagerEndpoint') },
+            '.secretsmanager.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' },
+          ]],
+        },
+      }),
+    });
+  });
+
+  test('rotation interval and a given endpoint', () => {
+    const vpc = new ec2.Vpc(stack, 'Mine', { natGateways: 0, subnetConfiguration: [{ name: 'I', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    const endpoint = vpc.addInterfaceEndpoint('Sm', { service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER });
+    const { template } = build({ vpc, secretsManagerEndpoint: endpoint, secretRotationInterval: Duration.days(7) });
+    template.resourceCountIs('AWS::EC2::VPCEndpoint', 1);
+    template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', { RotationRules: { ScheduleExpression: 'rate(7 days)' } });
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      GroupId: stack.resolve(endpoint.connections.securityGroups[0].securityGroupId),
+      FromPort: 443,
+    });
+  });
+
+  test('no endpoint is created for subnets with internet egress', () => {
+    const vpc = new ec2.Vpc(stack, 'Mine', { maxAzs: 2, natGateways: 1 });
+    const { template } = build({ vpc });
+    template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
+    template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 1);
+  });
+
+  test('audit log on, TLS still forced when other parameters are given', () => {
+    const { template } = build({ clusterParameters: { server_audit_events: 'CONNECT', require_secure_transport: 'ON' } });
+    template.hasResourceProperties('AWS::RDS::DBClusterParameterGroup', {
+      Parameters: { server_audit_logging: '1', server_audit_events: 'CONNECT', require_secure_transport: 'ON' },
+    });
+  });
+
+  test('backtrack window, reserved concurrency, dead-letter queue, tracing', () => {
+    const queue = new sqs.Queue(stack, 'Dlq');
+    const { template } = build({
+      backtrackWindow: Duration.hours(24),
+      handlerReservedConcurrency: 20,
+      handlerDeadLetterQueue: queue,
+      handlerTracing: lambda.Tracing.PASS_THROUGH,
+    });
+    template.hasResourceProperties('AWS::RDS::DBCluster', { BacktrackWindow: 86400 });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      ReservedConcurrentExecutions: 20,
+      DeadLetterConfig: { TargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Dlq'), 'Arn'] } },
+      TracingConfig: { Mode: 'PassThrough' },
+    });
+  });
+
+  test('acknowledgments follow the options they depend on', () => {
+    const rules = (t: Template, type: string) => Object.values(t.findResources(type))
+      .flatMap((r: any) => (r.Metadata?.cdk_nag?.rules_to_suppress ?? []).map((x: any) => x.id));
+    const defaults = build().template;
+    expect(rules(defaults, 'AWS::RDS::DBCluster')).toEqual(['AwsSolutions-RDS11', 'AwsSolutions-RDS14']);
+    expect(rules(defaults, 'AWS::Lambda::Function')).toEqual([
+      'HIPAA.Security-LambdaConcurrency', 'NIST.800.53.R5-LambdaConcurrency',
+      'HIPAA.Security-LambdaDLQ', 'NIST.800.53.R5-LambdaDLQ', 'Serverless-LambdaDLQ',
+    ]);
+    expect(rules(defaults, 'AWS::SecretsManager::Secret')).toEqual([]);
+
+    const other = new Stack(new App(), 'Other');
+    new ServerlessLampDatabase(other, 'Db', {
+      backtrackWindow: Duration.hours(1),
+      handlerReservedConcurrency: 5,
+      handlerDeadLetterQueue: new sqs.Queue(other, 'Q'),
+      handlerTracing: lambda.Tracing.DISABLED,
+      secretRotation: false,
+    });
+    const t = Template.fromStack(other);
+    expect(rules(t, 'AWS::RDS::DBCluster')).toEqual(['AwsSolutions-RDS11']);
+    expect(rules(t, 'AWS::Lambda::Function')).toEqual(['Serverless-LambdaTracing']);
+    expect(rules(t, 'AWS::SecretsManager::Secret')).toEqual([
+      'AwsSolutions-SMG4', 'HIPAA.Security-SecretsManagerRotationEnabled', 'NIST.800.53.R5-SecretsManagerRotationEnabled',
+    ]);
+  });
+});
+
 describe('validation', () => {
   const cases: Array<[string, ServerlessLampDatabaseProps, RegExp]> = [
     ['maxConnectionsPercent 0', { maxConnectionsPercent: 0 }, /^maxConnectionsPercent \(0\) must be between 1 and 100$/],
@@ -539,11 +683,24 @@ describe('validation', () => {
     ['proxy name trailing hyphen', { dbProxyName: 'proxy-' }, /^dbProxyName \('proxy-'\) must be/],
     ['proxy name of 64 characters', { dbProxyName: 'p'.repeat(64) }, /^dbProxyName \('p{64}'\) must be/],
     ['require_secure_transport OFF', { clusterParameters: { require_secure_transport: 'OFF' } }, /^clusterParameters.require_secure_transport \('OFF'\) must be 'ON'/],
+    ['secretRotationInterval 1 hour', { secretRotationInterval: Duration.hours(1) }, /^secretRotationInterval \(1 hour\) must be between 4 hours and 1000 days$/],
+    ['secretRotationInterval 1001 days', { secretRotationInterval: Duration.days(1001) }, /^secretRotationInterval \(1001 days\) must be between 4 hours and 1000 days$/],
+    ['backtrackWindow 73 hours', { backtrackWindow: Duration.hours(73) }, /^backtrackWindow \(262800 seconds\) must be between 0 and 259200 seconds$/],
+    ['handlerReservedConcurrency -1', { handlerReservedConcurrency: -1 }, /^handlerReservedConcurrency \(-1\) must be between 0 and 100000$/],
+    ['handlerReservedConcurrency 1.5', { handlerReservedConcurrency: 1.5 }, /^handlerReservedConcurrency \(1.5\) must be a whole number between 0 and 100000$/],
+    ['rotation off with an endpoint', { secretRotation: false, secretsManagerEndpoint: {} as any }, /^Either turn secretRotation off or provide secretsManagerEndpoint, but not both/],
     ['DESTROY with deletion protection', { removalPolicy: RemovalPolicy.DESTROY, deletionProtection: true }, /^Either set removalPolicy to RemovalPolicy.DESTROY or deletionProtection to true, but not both/],
   ];
 
   test.each(cases)('rejects %s', (_name, props, message) => {
     expect(() => new ServerlessLampDatabase(stack, 'Db', props)).toThrow(message);
+  });
+
+  test('rejects vpcFlowLogs with a given VPC', () => {
+    const vpc = new ec2.Vpc(stack, 'Mine', { natGateways: 0 });
+    expect(() => new ServerlessLampDatabase(stack, 'Db', { vpc, vpcFlowLogs: true })).toThrow(
+      /^vpcFlowLogs \(true\) applies only to the VPC this construct creates; with your own vpc, manage its flow logs there$/,
+    );
   });
 
   test('errors are ServerlessLampValidationError', () => {

@@ -1,0 +1,88 @@
+/*
+ * The stacks that the rule-pack, guard-rule and CloudFormation-validation
+ * tests check: the construct with its defaults, and with every option on.
+ */
+import { Annotations, App, Duration, RemovalPolicy, Stack, aws_ec2 as ec2, aws_kms as kms, aws_logs as logs, aws_rds as rds, aws_sqs as sqs } from 'aws-cdk-lib';
+import { ServerlessLampDatabase } from '../../src';
+
+export interface CheckedStack {
+  readonly name: string;
+  readonly app: App;
+  readonly stack: Stack;
+  readonly db: ServerlessLampDatabase;
+}
+
+/** `new ServerlessLampDatabase(stack, 'Db')` and nothing else. */
+export function defaultsStack(): CheckedStack {
+  const app = new App();
+  const stack = new Stack(app, 'Defaults');
+  const db = new ServerlessLampDatabase(stack, 'Db');
+  return { name: 'defaults', app, stack, db };
+}
+
+/** Every option turned on: own VPC, customer keys, readers, tuned pool, debug logging. */
+export function everythingStack(): CheckedStack {
+  const app = new App();
+  const stack = new Stack(app, 'Everything');
+  const vpc = new ec2.Vpc(stack, 'Vpc', {
+    maxAzs: 3,
+    natGateways: 0,
+    subnetConfiguration: [
+      { name: 'Database', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
+    ],
+  });
+  vpc.addFlowLog('FlowLogs');
+  const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+  const deadLetters = new sqs.Queue(stack, 'DeadLetters', {
+    encryption: sqs.QueueEncryption.KMS,
+    encryptionMasterKey: key,
+    enforceSSL: true,
+  });
+  const db = new ServerlessLampDatabase(stack, 'Db', {
+    vpc,
+    vpcSubnets: { subnetGroupName: 'Database' },
+    engineVersion: rds.AuroraMysqlEngineVersion.VER_3_10_4,
+    writer: rds.ClusterInstance.provisioned('Writer', {
+      instanceType: ec2.InstanceType.of(ec2.InstanceClass.R6G, ec2.InstanceSize.LARGE),
+    }),
+    readers: [
+      rds.ClusterInstance.serverlessV2('Reader1', { scaleWithWriter: true }),
+      rds.ClusterInstance.provisioned('Reader2', {
+        instanceType: ec2.InstanceType.of(ec2.InstanceClass.R6G, ec2.InstanceSize.LARGE),
+      }),
+    ],
+    serverlessV2MinCapacity: 1,
+    serverlessV2MaxCapacity: 16,
+    defaultDatabaseName: 'shop',
+    masterUsername: 'shop_owner',
+    encryptionKey: key,
+    secretRotationInterval: Duration.days(7),
+    backtrackWindow: Duration.hours(24),
+    backupRetention: Duration.days(35),
+    clusterParameters: { long_query_time: '2', slow_query_log: '1' },
+    cloudwatchLogsExports: ['audit', 'error', 'general', 'slowquery'],
+    monitoringInterval: Duration.seconds(15),
+    removalPolicy: RemovalPolicy.RETAIN,
+    dbProxyName: 'shop-proxy',
+    maxConnectionsPercent: 60,
+    maxIdleConnectionsPercent: 20,
+    borrowTimeout: Duration.seconds(20),
+    idleClientTimeout: Duration.minutes(15),
+    sessionPinningFilters: [rds.SessionPinningFilter.EXCLUDE_VARIABLE_SETS],
+    initQuery: "SET time_zone = '+00:00'",
+    debugLogging: true,
+    handlerTimeout: Duration.seconds(30),
+    handlerMemorySize: 512,
+    logRetention: logs.RetentionDays.ONE_YEAR,
+    handlerReservedConcurrency: 50,
+    handlerDeadLetterQueue: deadLetters,
+  });
+  // The user's explicit choice, acknowledged where it is made.
+  Annotations.of(stack).acknowledgeWarning('serverless-lamp:debug-logging', 'Debugging a pinning problem in this environment');
+  return { name: 'everything', app, stack, db };
+}
+
+/** All the stacks the compliance tests check. */
+export function checkedStacks(): CheckedStack[] {
+  return [defaultsStack(), everythingStack()];
+}
