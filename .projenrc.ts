@@ -12,10 +12,10 @@ import { awscdk, javascript } from 'projen';
  *   (2.197.x, bundling CDK CLI 2.1115) reads at most schema 53, so the
  *   integration snapshots could not be checked on a newer aws-cdk-lib.
  *
- * cdk-nag: major 2 (2.38.x). cdk-nag 3 reads acknowledgments through
- * `Validations`, which aws-cdk-lib 2.257 does not have, so on this version it
- * cannot honour any acknowledgment. cdk-nag 2 reads them from the `cdk_nag`
- * resource metadata, which the construct writes without depending on cdk-nag.
+ * cdk-nag: the tests run both majors, because consumers use both and they read
+ * acknowledgments differently: cdk-nag 3 through aws-cdk-lib's `Validations`
+ * metadata, cdk-nag 2 through the `cdk_nag` resource metadata. The construct
+ * writes both (without depending on cdk-nag).
  */
 const CDK_VERSION = '2.257.0';
 
@@ -114,7 +114,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/rds-signer',
     '@aws-sdk/credential-provider-env',
     // Rule packs run over the synthesized stacks in the tests.
-    'cdk-nag@2.38.2',
+    'cdk-nag@^3.0.2',
+    'cdk-nag-v2@npm:cdk-nag@2.38.2',
     // AWS Control Tower proactive controls (cfn-guard, ships its own binary).
     '@cdklabs/cdk-validator-cfnguard@0.0.62',
     // AWS's offline CloudFormation validator; only betas are published standalone.
@@ -127,6 +128,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // Integration snapshots keep templates and manifests; asset folders (the
     // bundled handler) are rebuilt on every run and are not compared.
     'test/*.snapshot/asset.*',
+    '/.jsii.tabl.json',
   ],
 });
 
@@ -154,6 +156,10 @@ project.addTask('example', {
   ],
 });
 
+// Every README snippet must compile (and so translate to the other
+// languages): jsii-rosetta, with rosetta/default.ts-fixture around snippets.
+project.postCompileTask.exec('jsii-rosetta extract --compile --fail --strict');
+
 // `build` packs the npm package and generates the Python, Java, .NET and Go
 // sources offline (jsii-pacmak --code-only), on any machine, CI or not.
 // Building those packages needs their toolchains and registries: run
@@ -171,6 +177,10 @@ project.addTask('benchmark', {
   ],
 });
 
-project.npmignore?.exclude('/example/', '/.ci/', '/benchmark/', '/.tmp/');
+project.npmignore?.exclude(
+  '/example/', '/.ci/', '/benchmark/', '/.tmp/', '/rosetta/',
+  // The handler ships as its bundle in assets/; its compiled sources are not used.
+  '/lib/handler/query.lambda.*', '/lib/handler/shims/',
+);
 
 project.synth();

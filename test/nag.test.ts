@@ -1,23 +1,43 @@
+/*
+ * cdk-nag's AwsSolutions, HIPAA Security, NIST 800-53 rev 5, PCI DSS 3.2.1 and
+ * Serverless rule packs over the checked stacks, with both cdk-nag majors:
+ * 3 reads acknowledgments from aws-cdk-lib's `Validations` metadata, 2 from
+ * the `cdk_nag` resource metadata; the construct writes both.
+ */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { App, Aspects, Stack, aws_ec2 as ec2, aws_rds as rds } from 'aws-cdk-lib';
+import { App, Aspects, Stack, Validations, aws_ec2 as ec2, aws_rds as rds } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import { AwsSolutionsChecks, HIPAASecurityChecks, NagPack, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
+import * as nag3 from 'cdk-nag';
+import * as nag2 from 'cdk-nag-v2';
 import { CheckedStack, checkedStacks } from './support/stacks';
 
-/* The five rule packs this library is checked against. */
-function packs(): NagPack[] {
-  return [new AwsSolutionsChecks(), new HIPAASecurityChecks(), new NIST80053R5Checks(), new PCIDSS321Checks(), new ServerlessChecks()];
+const PACKS = ['AwsSolutions', 'HIPAA.Security', 'NIST.800.53.R5', 'PCI.DSS.321', 'Serverless'];
+
+/** cdk-nag 3: each pack's report over the stack (errors and warnings). */
+function findings3(stack: Stack): string[] {
+  const packs = [
+    new nag3.AwsSolutionsChecks(), new nag3.HIPAASecurityChecks(), new nag3.NIST80053R5Checks(),
+    new nag3.PCIDSS321Checks(), new nag3.ServerlessChecks(),
+  ];
+  expect(packs.map((p) => p.readPackName)).toEqual(PACKS);
+  return packs.flatMap((pack) => pack.validateScope(stack).violations.map((v) =>
+    `${v.severity} ${v.ruleName} on ${v.violatingResources.map((r) => r.constructPath).join(', ')}`));
 }
 
-function findings(stack: Stack): string[] {
-  for (const pack of packs()) Aspects.of(stack).add(pack);
+/** cdk-nag 2: the packs run as aspects and report through annotations. */
+function findings2(stack: Stack): string[] {
+  const packs = [
+    new nag2.AwsSolutionsChecks(), new nag2.HIPAASecurityChecks(), new nag2.NIST80053R5Checks(),
+    new nag2.PCIDSS321Checks(), new nag2.ServerlessChecks(),
+  ];
+  for (const pack of packs) Aspects.of(stack).add(pack);
   const annotations = Annotations.fromStack(stack);
   return [...annotations.findError('*', Match.anyValue()), ...annotations.findWarning('*', Match.anyValue())]
     .map((f) => `${f.id}: ${String(f.entry.data).split('\n')[0]}`);
 }
 
-/** Every cdk_nag acknowledgment written into a template: rule id -> reasons. */
+/** Every cdk_nag acknowledgment written into a template. */
 function acknowledgments(template: Template): Array<{ resource: string; id: string; reason: string }> {
   const out: Array<{ resource: string; id: string; reason: string }> = [];
   for (const [logicalId, res] of Object.entries(template.toJSON().Resources as Record<string, any>)) {
@@ -28,14 +48,45 @@ function acknowledgments(template: Template): Array<{ resource: string; id: stri
   return out;
 }
 
-describe('cdk-nag rule packs: AwsSolutions, HIPAA Security, NIST 800-53 rev 5, PCI DSS 3.2.1, Serverless', () => {
-  const stacks: CheckedStack[] = checkedStacks();
+/**
+ * Findings on the resources the "everything" stack's user owns (their VPC,
+ * key, queue): the user's to settle, acknowledged here next to them.
+ */
+const USER_RESOURCE_ACKS: Array<{ path: string; ids: string[]; reason: string }> = [
+  {
+    path: 'Vpc',
+    ids: ['VPCDefaultSecurityGroupClosed'].flatMap((r) => ['HIPAA.Security', 'NIST.800.53.R5', 'PCI.DSS.321'].map((p) => `${p}-${r}`)),
+    reason: 'Test fixture: the default security group of the user VPC is unused.',
+  },
+  {
+    path: 'Vpc/FlowLogs',
+    ids: ['CloudWatchLogGroupEncrypted', 'IAMNoInlinePolicy'].flatMap((r) => ['HIPAA.Security', 'NIST.800.53.R5', 'PCI.DSS.321'].map((p) => `${p}-${r}`)),
+    reason: 'Test fixture: flow logs of the user VPC, with aws-cdk-lib defaults.',
+  },
+  { path: 'DeadLetters', ids: ['Serverless-SQSRedrivePolicy'], reason: 'Test fixture: this queue is itself a dead-letter queue.' },
+];
 
-  test.each(stacks.map((s) => [s.name, s] as const))('%s stack has no unacknowledged finding', (_name, s) => {
-    // The user's own resources in the "everything" stack are the user's to
-    // settle; the acknowledgments are made here, next to them.
-    if (s.name === 'everything') acknowledgeUserResources(s.stack);
-    expect(findings(s.stack)).toEqual([]);
+function acknowledgeUserResources(s: CheckedStack, major: 2 | 3): void {
+  if (s.name !== 'everything') return;
+  for (const { path: p, ids, reason } of USER_RESOURCE_ACKS) {
+    const scope = s.stack.node.findChild(p.split('/')[0]);
+    const target = p.includes('/') ? scope.node.findChild(p.split('/')[1]) : scope;
+    if (major === 3) Validations.of(target).acknowledge(...ids.map((id) => ({ id, reason })));
+    else nag2.NagSuppressions.addResourceSuppressions(target, ids.map((id) => ({ id, reason })), true);
+  }
+}
+
+describe('cdk-nag rule packs: AwsSolutions, HIPAA Security, NIST 800-53 rev 5, PCI DSS 3.2.1, Serverless', () => {
+  test.each(['defaults', 'everything'])('cdk-nag 3: %s stack has no unacknowledged finding', (name) => {
+    const s = checkedStacks().find((x) => x.name === name)!;
+    acknowledgeUserResources(s, 3);
+    expect(findings3(s.stack)).toEqual([]);
+  });
+
+  test.each(['defaults', 'everything'])('cdk-nag 2: %s stack has no unacknowledged finding', (name) => {
+    const s = checkedStacks().find((x) => x.name === name)!;
+    acknowledgeUserResources(s, 2);
+    expect(findings2(s.stack)).toEqual([]);
   });
 
   test('every acknowledgment carries a reason and is listed in the README', () => {
@@ -44,44 +95,25 @@ describe('cdk-nag rule packs: AwsSolutions, HIPAA Security, NIST 800-53 rev 5, P
     expect(all.length).toBeGreaterThan(0);
     for (const ack of all) {
       expect(ack.reason.length).toBeGreaterThan(40);
-      expect(readme).toContain(ack.id);
+      expect(readme).toContain(`\`${ack.id}\``);
     }
   });
 
-  test('the packs do find problems: a bare Aurora cluster fails them', () => {
-    const stack = new Stack(new App(), 'Bare');
-    const vpc = new ec2.Vpc(stack, 'Vpc');
-    new rds.DatabaseCluster(stack, 'Cluster', {
-      engine: rds.DatabaseClusterEngine.auroraMysql({ version: rds.AuroraMysqlEngineVersion.VER_3_10_4 }),
-      vpc,
-      writer: rds.ClusterInstance.serverlessV2('Writer'),
-    });
-    const found = findings(stack).join('\n');
-    expect(found).toMatch(/AwsSolutions-RDS10/); // no deletion protection
-    expect(found).toMatch(/HIPAA.Security-RDSStorageEncrypted/);
-    expect(found).toMatch(/AwsSolutions-SMG4/); // no rotation
-    expect(found).toMatch(/AwsSolutions-VPC7/); // no flow logs
+  test('the packs do find problems: a bare Aurora cluster fails them, under both majors', () => {
+    const bare = () => {
+      const stack = new Stack(new App(), 'Bare');
+      new rds.DatabaseCluster(stack, 'Cluster', {
+        engine: rds.DatabaseClusterEngine.auroraMysql({ version: rds.AuroraMysqlEngineVersion.VER_3_10_4 }),
+        vpc: new ec2.Vpc(stack, 'Vpc'),
+        writer: rds.ClusterInstance.serverlessV2('Writer'),
+      });
+      return stack;
+    };
+    for (const found of [findings3(bare()).join('\n'), findings2(bare()).join('\n')]) {
+      expect(found).toMatch(/AwsSolutions-RDS10/); // no deletion protection
+      expect(found).toMatch(/HIPAA.Security-RDSStorageEncrypted/);
+      expect(found).toMatch(/AwsSolutions-SMG4/); // no rotation
+      expect(found).toMatch(/AwsSolutions-VPC7/); // no flow logs
+    }
   });
 });
-
-/** Acknowledgments for the resources the "everything" stack's user owns. */
-function acknowledgeUserResources(stack: Stack): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { NagSuppressions } = require('cdk-nag') as typeof import('cdk-nag');
-  NagSuppressions.addResourceSuppressionsByPath(stack, '/Everything/Vpc/Resource', [
-    { id: 'HIPAA.Security-VPCDefaultSecurityGroupClosed', reason: 'Test fixture: the default security group of this VPC is unused.' },
-    { id: 'NIST.800.53.R5-VPCDefaultSecurityGroupClosed', reason: 'Test fixture: the default security group of this VPC is unused.' },
-    { id: 'PCI.DSS.321-VPCDefaultSecurityGroupClosed', reason: 'Test fixture: the default security group of this VPC is unused.' },
-  ]);
-  NagSuppressions.addResourceSuppressionsByPath(stack, '/Everything/Vpc/FlowLogs', [
-    { id: 'HIPAA.Security-CloudWatchLogGroupEncrypted', reason: 'Test fixture: flow logs of the user VPC.' },
-    { id: 'NIST.800.53.R5-CloudWatchLogGroupEncrypted', reason: 'Test fixture: flow logs of the user VPC.' },
-    { id: 'PCI.DSS.321-CloudWatchLogGroupEncrypted', reason: 'Test fixture: flow logs of the user VPC.' },
-    { id: 'HIPAA.Security-IAMNoInlinePolicy', reason: 'Test fixture: flow logs role of the user VPC.' },
-    { id: 'NIST.800.53.R5-IAMNoInlinePolicy', reason: 'Test fixture: flow logs role of the user VPC.' },
-    { id: 'PCI.DSS.321-IAMNoInlinePolicy', reason: 'Test fixture: flow logs role of the user VPC.' },
-  ], true);
-  NagSuppressions.addResourceSuppressionsByPath(stack, '/Everything/DeadLetters/Resource', [
-    { id: 'Serverless-SQSRedrivePolicy', reason: 'Test fixture: this queue is itself the dead-letter queue.' },
-  ]);
-}
