@@ -23,7 +23,7 @@ import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { createConnection } from 'mysql2/promise';
 import type { ConnectionOptions } from 'mysql2/promise';
-import { iamAuthToken, MariaDbServer, mariaDbAvailability } from '../test/support/mariadb';
+import { FAKE_CREDENTIALS, FAKE_REGION, handlerEnvironment, iamAuthToken, MariaDbServer, mariaDbAvailability } from '../test/support/mariadb';
 
 type HandlerModule = typeof import('../src/handler/query.lambda');
 
@@ -46,8 +46,8 @@ const TRIM_ARGS = [
 ];
 const NAIVE_ARGS = ['--bundle', ENTRY, '--platform=node', '--target=node22', '--minify'];
 
-const CREDENTIALS = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', sessionToken: 'FwoGZXIvYXdzEXAMPLE' };
-const REGION = 'us-east-1';
+const CREDENTIALS = FAKE_CREDENTIALS;
+const REGION = FAKE_REGION;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -172,17 +172,7 @@ async function main(): Promise<void> {
   // The handler logs one JSON line per new connection; keep the output readable.
   const realLog = console.log;
   try {
-    Object.assign(process.env, {
-      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-      AWS_SESSION_TOKEN: CREDENTIALS.sessionToken,
-      AWS_REGION: REGION,
-      DB_HOST: server.host,
-      DB_PORT: String(server.port),
-      DB_USER: server.user,
-      DB_NAME: server.database,
-      DB_CA_BUNDLE_FILE: server.caFile,
-    });
+    Object.assign(process.env, handlerEnvironment(server));
 
     console.log(`MariaDB ${server.host}:${server.port} over TLS; ${RUNS} runs per measurement; node ${process.version}`);
     console.log('');

@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs';
 import { createServer, Server, Socket } from 'node:net';
 import { join, resolve as resolvePath } from 'node:path';
 import { createConnection } from 'mysql2/promise';
-import { iamAuthToken, MariaDbServer, mariaDbOrSkip } from './support/mariadb';
+import { FAKE_CREDENTIALS, FAKE_REGION, handlerEnvironment, iamAuthToken, MariaDbServer, mariaDbOrSkip } from './support/mariadb';
 import { fromNodeProviderChain } from '../src/handler/shims/credential-providers';
 import * as iconv from '../src/handler/shims/iconv-lite';
 
@@ -27,16 +27,8 @@ const BUNDLE = resolvePath(process.env.HANDLER_BUNDLE ?? join(__dirname, '..', '
 const availability = mariaDbOrSkip('test/handler.mariadb.test.ts');
 const describeWithMariaDb = availability.available ? describe : describe.skip;
 
-/** Fake credentials; the server never checks the signature, only the string. */
-const CREDENTIALS = {
-  accessKeyId: 'AKIDEXAMPLE',
-  secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
-  // Lambda's credentials carry a session token, which makes tokens long. Real
-  // ones are longer still, but MariaDB keeps at most 1024 characters of an
-  // auth string, so the token must stay under that here (~930).
-  sessionToken: `IQoJb3JpZ2luX2VjEXAMPLE/${'SeSsIoNtOkEn+/='.repeat(28)}`,
-};
-const REGION = 'us-east-1';
+const CREDENTIALS = FAKE_CREDENTIALS;
+const REGION = FAKE_REGION;
 /** The frozen instant the tests start from. */
 const T0 = Date.UTC(2026, 0, 15, 9, 30, 0);
 const MINUTE = 60_000;
@@ -98,15 +90,7 @@ describeWithMariaDb('bundled handler against MariaDB (RDS Proxy stand-in)', () =
 
   function setHandlerEnv(overrides: Record<string, string | undefined>): void {
     const env: Record<string, string | undefined> = {
-      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-      AWS_SESSION_TOKEN: CREDENTIALS.sessionToken,
-      AWS_REGION: REGION,
-      DB_HOST: server.host,
-      DB_PORT: String(server.port),
-      DB_USER: server.user,
-      DB_NAME: server.database,
-      DB_CA_BUNDLE_FILE: server.caFile,
+      ...handlerEnvironment(server),
       DB_CONNECT_TIMEOUT_MS: undefined,
       DB_QUERY_TIMEOUT_MS: undefined,
       ...overrides,

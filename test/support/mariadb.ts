@@ -527,3 +527,29 @@ function monotonicMs(): number {
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** Fake AWS credentials for driving the handler; the server checks only the token string. */
+export const FAKE_CREDENTIALS = {
+  accessKeyId: 'AKIDEXAMPLE',
+  secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+  // Lambda's credentials carry a session token, which makes tokens long. Real
+  // ones are longer still, but MariaDB keeps at most 1024 characters of an
+  // auth string, so the token must stay under that here (~930).
+  sessionToken: `IQoJb3JpZ2luX2VjEXAMPLE/${'SeSsIoNtOkEn+/='.repeat(28)}`,
+};
+export const FAKE_REGION = 'us-east-1';
+
+/** The environment the handler reads, pointed at `server` (as the construct points it at the proxy). */
+export function handlerEnvironment(server: MariaDbServer): Record<string, string> {
+  return {
+    AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
+    AWS_SESSION_TOKEN: FAKE_CREDENTIALS.sessionToken,
+    AWS_REGION: FAKE_REGION,
+    DB_HOST: server.host,
+    DB_PORT: String(server.port),
+    DB_USER: server.user,
+    DB_NAME: server.database,
+    DB_CA_BUNDLE_FILE: server.caFile,
+  };
+}
