@@ -34,12 +34,87 @@ import {
 const MYSQL_PORT = 3306;
 
 /**
+ * The name and connection pool of an RDS Proxy. The same names, meanings and
+ * limits as `rds.DatabaseProxyOptions`; invalid values fail at synth.
+ */
+export interface ProxyPoolOptions {
+  /**
+   * The name of the RDS Proxy: 1 to 63 letters, digits or hyphens, starting with a
+   * letter, not ending with a hyphen and without two consecutive hyphens.
+   *
+   * @default - a name unique to this construct's path, such as `mystack-db-proxy-1a2b3c4d`
+   */
+  readonly dbProxyName?: string;
+
+
+  /**
+   * The maximum size of the connection pool for each target in a target group,
+   * as a percentage of the cluster's `max_connections`. Allowed: 1 to 100.
+   * Give each application its own proxy and a share of 100 to divide the
+   * database's connections between them.
+   *
+   * @default 100
+   * @see https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-proxy-connections.html
+   */
+  readonly maxConnectionsPercent?: number;
+
+  /**
+   * How actively the proxy closes idle database connections, as a percentage of
+   * `max_connections`. Allowed: 0 to `maxConnectionsPercent`.
+   *
+   * @default - half of `maxConnectionsPercent` (RDS Proxy's own rule), so 50 with the defaults
+   */
+  readonly maxIdleConnectionsPercent?: number;
+
+  /**
+   * How long the proxy waits for a free database connection before answering
+   * `9501 Timed-out waiting to acquire database connection`. Allowed: 0 to 300
+   * seconds, and at least 3 seconds shorter than `handlerTimeout` so that the
+   * handler can report the error before Lambda stops it. RDS Proxy's own default
+   * (120 seconds) is longer than a typical API timeout, hence this default.
+   *
+   * @default Duration.seconds(10)
+   */
+  readonly borrowTimeout?: Duration;
+
+  /**
+   * How long a client connection may sit idle before the proxy closes it.
+   * Allowed: 1 second to 8 hours.
+   *
+   * @default Duration.minutes(30)
+   */
+  readonly idleClientTimeout?: Duration;
+
+  /**
+   * Operations that should not pin a client session to one database connection.
+   *
+   * @default - no session pinning filters
+   */
+  readonly sessionPinningFilters?: rds.SessionPinningFilter[];
+
+  /**
+   * One or more SQL statements the proxy runs when it opens each new database connection.
+   *
+   * @default - no initialization query
+   */
+  readonly initQuery?: string;
+
+  /**
+   * Whether the proxy logs detailed connection information, including SQL
+   * statements. Turn on only to debug: the logs may hold sensitive data. Draws a warning.
+   *
+   * @default false
+   */
+  readonly debugLogging?: boolean;
+}
+
+/**
  * Properties for a `ServerlessLampDatabase`.
  *
  * Every property is optional: `new ServerlessLampDatabase(this, 'Db')` builds the
  * whole tier with secure defaults.
  */
-export interface ServerlessLampDatabaseProps {
+export interface ServerlessLampDatabaseProps extends ProxyPoolOptions {
   // ---------------------------------------------------------------- network
 
   /**
@@ -247,80 +322,12 @@ export interface ServerlessLampDatabaseProps {
   // ------------------------------------------------------------------ proxy
 
   /**
-   * The name of the RDS Proxy: 1 to 63 letters, digits or hyphens, starting with a
-   * letter, not ending with a hyphen and without two consecutive hyphens.
-   *
-   * @default - a name unique to this construct's path, such as `mystack-db-proxy-1a2b3c4d`
-   */
-  readonly dbProxyName?: string;
-
-  /**
    * The IAM role the proxy assumes to read the database secret. The construct
    * grants it read access to that secret (and decrypt on its key).
    *
    * @default - a role assumable only by `rds.amazonaws.com`, allowed to read only that secret
    */
   readonly proxyRole?: iam.IRole;
-
-  /**
-   * The maximum size of the connection pool for each target in a target group,
-   * as a percentage of the cluster's `max_connections`. Allowed: 1 to 100.
-   * Give each application its own proxy and a share of 100 to divide the
-   * database's connections between them.
-   *
-   * @default 100
-   * @see https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-proxy-connections.html
-   */
-  readonly maxConnectionsPercent?: number;
-
-  /**
-   * How actively the proxy closes idle database connections, as a percentage of
-   * `max_connections`. Allowed: 0 to `maxConnectionsPercent`.
-   *
-   * @default - half of `maxConnectionsPercent` (RDS Proxy's own rule), so 50 with the defaults
-   */
-  readonly maxIdleConnectionsPercent?: number;
-
-  /**
-   * How long the proxy waits for a free database connection before answering
-   * `9501 Timed-out waiting to acquire database connection`. Allowed: 0 to 300
-   * seconds, and at least 3 seconds shorter than `handlerTimeout` so that the
-   * handler can report the error before Lambda stops it. RDS Proxy's own default
-   * (120 seconds) is longer than a typical API timeout, hence this default.
-   *
-   * @default Duration.seconds(10)
-   */
-  readonly borrowTimeout?: Duration;
-
-  /**
-   * How long a client connection may sit idle before the proxy closes it.
-   * Allowed: 1 second to 8 hours.
-   *
-   * @default Duration.minutes(30)
-   */
-  readonly idleClientTimeout?: Duration;
-
-  /**
-   * Operations that should not pin a client session to one database connection.
-   *
-   * @default - no session pinning filters
-   */
-  readonly sessionPinningFilters?: rds.SessionPinningFilter[];
-
-  /**
-   * One or more SQL statements the proxy runs when it opens each new database connection.
-   *
-   * @default - no initialization query
-   */
-  readonly initQuery?: string;
-
-  /**
-   * Whether the proxy logs detailed connection information, including SQL
-   * statements. Turn on only to debug: the logs may hold sensitive data. Draws a warning.
-   *
-   * @default false
-   */
-  readonly debugLogging?: boolean;
 
   // ---------------------------------------------------------------- handler
 
@@ -421,13 +428,17 @@ export class ServerlessLampDatabase extends Construct implements ec2.IConnectabl
   /** The key that encrypts the storage, the secret and the log groups. */
   public readonly encryptionKey: kms.IKey;
 
+  /** The subnets of the cluster, the proxies and the handler. */
+  public readonly vpcSubnets: ec2.SubnetSelection;
+
+  private readonly proxies: Array<{ path: string; maxConnectionsPercent: number }> = [];
+
   constructor(scope: Construct, id: string, props: ServerlessLampDatabaseProps = {}) {
     super(scope, id);
 
     const borrowTimeout = props.borrowTimeout ?? Duration.seconds(10);
     const handlerTimeout = props.handlerTimeout ?? Duration.seconds(15);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.SNAPSHOT;
-    const maxConnectionsPercent = props.maxConnectionsPercent ?? 100;
     const monitoringInterval = props.monitoringInterval ?? Duration.seconds(60);
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     const logRemovalPolicy = removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
@@ -502,7 +513,7 @@ export class ServerlessLampDatabase extends Construct implements ec2.IConnectabl
       vpc = created;
     }
     this.vpc = vpc;
-    const vpcSubnets: ec2.SubnetSelection = props.vpcSubnets ?? {
+    const vpcSubnets: ec2.SubnetSelection = this.vpcSubnets = props.vpcSubnets ?? {
       subnetType: this.vpc.isolatedSubnets.length > 0
         ? ec2.SubnetType.PRIVATE_ISOLATED
         : ec2.SubnetType.PRIVATE_WITH_EGRESS,
@@ -654,27 +665,7 @@ export class ServerlessLampDatabase extends Construct implements ec2.IConnectabl
       description: 'Lets the RDS Proxy read the database credentials secret',
     });
 
-    this.proxy = new rds.DatabaseProxy(this, 'Proxy', {
-      proxyTarget: rds.ProxyTarget.fromCluster(this.cluster),
-      // Grants the role secretsmanager:GetSecretValue/DescribeSecret on this
-      // secret only, plus kms:Decrypt when the secret uses a customer key.
-      secrets: [this.secret],
-      role: this.proxyRole,
-      vpc: this.vpc,
-      vpcSubnets,
-      securityGroups: proxySecurityGroups,
-      dbProxyName: props.dbProxyName ?? this.defaultProxyName(),
-      iamAuth: true,
-      requireTLS: true,
-      borrowTimeout,
-      idleClientTimeout: props.idleClientTimeout ?? Duration.minutes(30),
-      maxConnectionsPercent,
-      maxIdleConnectionsPercent: props.maxIdleConnectionsPercent ??
-        (Token.isUnresolved(maxConnectionsPercent) ? undefined : Math.floor(maxConnectionsPercent / 2)),
-      sessionPinningFilters: props.sessionPinningFilters,
-      initQuery: props.initQuery,
-      debugLogging: props.debugLogging ?? false,
-    });
+    this.proxy = this.newProxy(this, props, proxySecurityGroups);
     this.proxyEndpoint = this.proxy.endpoint;
 
     // DatabaseProxy.connections has no default port, so allowDefaultPortFrom()
@@ -683,21 +674,6 @@ export class ServerlessLampDatabase extends Construct implements ec2.IConnectabl
       securityGroups: proxySecurityGroups,
       defaultPort: ec2.Port.tcp(MYSQL_PORT),
     });
-    // DatabaseProxy opens the cluster's port to the proxy's security groups,
-    // naming the port with a token (the cluster's Endpoint.Port). The port is
-    // fixed (3306), so write it down: rule packs cannot check a port they
-    // cannot read.
-    const stack = Stack.of(this);
-    for (const child of this.node.findAll()) {
-      if (
-        (child instanceof ec2.CfnSecurityGroupIngress || child instanceof ec2.CfnSecurityGroupEgress) &&
-        Token.isUnresolved(child.fromPort) &&
-        JSON.stringify(stack.resolve(child.fromPort)).includes('Endpoint.Port')
-      ) {
-        child.fromPort = MYSQL_PORT;
-        child.toPort = MYSQL_PORT;
-      }
-    }
 
     // ------------------------------------------------------------- handler
     const handlerRole = new iam.Role(this, 'HandlerRole', {
@@ -811,12 +787,7 @@ export class ServerlessLampDatabase extends Construct implements ec2.IConnectabl
    * @see https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-proxy.monitoring.html
    */
   public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: 'AWS/RDS',
-      metricName,
-      dimensionsMap: { ProxyName: this.proxy.dbProxyName },
-      ...props,
-    });
+    return proxyMetric(this.proxy, metricName, props);
   }
 
   /**
@@ -857,14 +828,75 @@ export class ServerlessLampDatabase extends Construct implements ec2.IConnectabl
   }
 
   /**
-   * aws-cdk-lib names a proxy after its construct id ("Proxy") unless told
-   * otherwise, so two stacks in one account and region would collide. Derive a
-   * name from the construct path that satisfies the proxy naming rules.
+   * Adds another RDS Proxy in front of the cluster, for another application.
+   *
+   * One proxy per application divides the database's connections between
+   * them (`maxConnectionsPercent`) and keeps their metrics apart. The proxy
+   * requires IAM authentication and TLS, uses the same secret and role, and
+   * admits nobody until you allow a client with `connections.allowDefaultPortFrom()`
+   * and `grantConnect()`.
+   *
+   * @param id the construct id of the new proxy
+   * @param options its name and connection pool
    */
-  private defaultProxyName(): string {
-    const unique = Names.uniqueResourceName(this, { maxLength: 54, separator: '-', allowedSpecialCharacters: '-' });
-    const cleaned = `${unique}-proxy`.toLowerCase().replace(/[^a-z0-9-]/g, '').replace(/-+/g, '-').replace(/^[^a-z]+/, '');
-    return cleaned.slice(0, 63).replace(/-+$/, '');
+  public addProxy(id: string, options: AddProxyOptions = {}): ApplicationProxy {
+    return new ApplicationProxy(this, id, options);
+  }
+
+  /** @internal */
+  public _newProxy(scope: Construct, options: ProxyPoolOptions, securityGroups: ec2.ISecurityGroup[]): rds.DatabaseProxy {
+    return this.newProxy(scope, options, securityGroups);
+  }
+
+  private newProxy(scope: Construct, options: ProxyPoolOptions, securityGroups: ec2.ISecurityGroup[]): rds.DatabaseProxy {
+    validateProxyPool(scope, options);
+    const maxConnectionsPercent = options.maxConnectionsPercent ?? 100;
+    const proxy = new rds.DatabaseProxy(scope, 'Proxy', {
+      proxyTarget: rds.ProxyTarget.fromCluster(this.cluster),
+      // Grants the role secretsmanager:GetSecretValue/DescribeSecret on this
+      // secret only, plus kms:Decrypt when the secret uses a customer key.
+      secrets: [this.secret],
+      role: this.proxyRole,
+      vpc: this.vpc,
+      vpcSubnets: this.vpcSubnets,
+      securityGroups,
+      dbProxyName: options.dbProxyName ?? defaultProxyName(scope),
+      iamAuth: true,
+      requireTLS: true,
+      borrowTimeout: options.borrowTimeout ?? Duration.seconds(10),
+      idleClientTimeout: options.idleClientTimeout ?? Duration.minutes(30),
+      maxConnectionsPercent,
+      maxIdleConnectionsPercent: options.maxIdleConnectionsPercent ??
+        (Token.isUnresolved(maxConnectionsPercent) ? undefined : Math.floor(maxConnectionsPercent / 2)),
+      sessionPinningFilters: options.sessionPinningFilters,
+      initQuery: options.initQuery,
+      debugLogging: options.debugLogging ?? false,
+    });
+    this.pinClusterPort();
+    this.proxies.push({ path: scope.node.path, maxConnectionsPercent });
+    this.warnIfOversubscribed();
+    return proxy;
+  }
+
+  /**
+   * DatabaseProxy opens the cluster's port to the proxy's security groups,
+   * naming the port with a token (the cluster's Endpoint.Port). The port is
+   * fixed (3306), so write it down: rule packs cannot check a port they
+   * cannot read.
+   */
+  private pinClusterPort(): void {
+    const stack = Stack.of(this);
+    const port = JSON.stringify(stack.resolve(this.cluster.clusterEndpoint.port));
+    for (const child of stack.node.findAll()) {
+      if (
+        (child instanceof ec2.CfnSecurityGroupIngress || child instanceof ec2.CfnSecurityGroupEgress) &&
+        Token.isUnresolved(child.fromPort) &&
+        JSON.stringify(stack.resolve(child.fromPort)) === port
+      ) {
+        child.fromPort = MYSQL_PORT;
+        child.toPort = MYSQL_PORT;
+      }
+    }
   }
 
   private validate(
@@ -873,22 +905,7 @@ export class ServerlessLampDatabase extends Construct implements ec2.IConnectabl
     handlerTimeout: Duration,
     removalPolicy: RemovalPolicy,
   ): void {
-    const maxConnections = props.maxConnectionsPercent;
-    validateNumber('maxConnectionsPercent', maxConnections, { min: 1, max: 100, integer: true });
-    validateNumber('maxIdleConnectionsPercent', props.maxIdleConnectionsPercent, { min: 0, max: 100, integer: true });
-    const effectiveMax = maxConnections ?? 100;
-    if (
-      props.maxIdleConnectionsPercent !== undefined &&
-      !Token.isUnresolved(props.maxIdleConnectionsPercent) &&
-      !Token.isUnresolved(effectiveMax) &&
-      props.maxIdleConnectionsPercent > effectiveMax
-    ) {
-      throw new ServerlessLampValidationError(
-        `maxIdleConnectionsPercent (${props.maxIdleConnectionsPercent}) must be <= maxConnectionsPercent (${effectiveMax})`,
-      );
-    }
-    validateSeconds('borrowTimeout', props.borrowTimeout, 0, 300);
-    validateSeconds('idleClientTimeout', props.idleClientTimeout, 1, 28800);
+    // The pool options themselves are checked where the proxy is made (validateProxyPool).
     validateSeconds('handlerTimeout', props.handlerTimeout, 4, 900);
     if (!borrowTimeout.isUnresolved() && !handlerTimeout.isUnresolved()) {
       const b = borrowTimeout.toMilliseconds();
@@ -947,7 +964,6 @@ export class ServerlessLampDatabase extends Construct implements ec2.IConnectabl
     }
     validateDatabaseName('defaultDatabaseName', props.defaultDatabaseName);
     validateUsername('masterUsername', props.masterUsername);
-    validateProxyName('dbProxyName', props.dbProxyName);
 
     const tls = props.clusterParameters?.require_secure_transport;
     if (tls !== undefined && !Token.isUnresolved(tls) && !['ON', '1'].includes(tls.toUpperCase())) {
@@ -969,12 +985,6 @@ export class ServerlessLampDatabase extends Construct implements ec2.IConnectabl
         'removalPolicy is RemovalPolicy.DESTROY: the cluster and its data are deleted with the stack, without a final snapshot',
       );
     }
-    if (props.debugLogging) {
-      Annotations.of(this).addWarningV2(
-        'serverless-lamp:debug-logging',
-        'debugLogging is on: the proxy logs SQL statements, which may contain sensitive data. Turn it off after debugging',
-      );
-    }
     if (props.masterUsername !== undefined && props.masterUsername.toLowerCase() === 'admin') {
       Annotations.of(this).addWarningV2(
         'serverless-lamp:admin-username',
@@ -987,5 +997,132 @@ export class ServerlessLampDatabase extends Construct implements ec2.IConnectabl
         'serverlessV2MinCapacity is 0 (auto-pause): the RDS Proxy keeps database connections open, which can keep the cluster from pausing',
       );
     }
+  }
+
+  private warnIfOversubscribed(): void {
+    if (this.proxies.some((p) => Token.isUnresolved(p.maxConnectionsPercent))) return;
+    const total = this.proxies.reduce((sum, p) => sum + p.maxConnectionsPercent, 0);
+    if (this.proxies.length > 1 && total > 100) {
+      Annotations.of(this).addWarningV2(
+        'serverless-lamp:proxies-oversubscribed',
+        `The proxies' maxConnectionsPercent add up to ${total} (${this.proxies.map((p) => `${p.path}: ${p.maxConnectionsPercent}`).join(', ')}); ` +
+          'above 100, together they can ask the cluster for more connections than max_connections allows',
+      );
+    }
+  }
+}
+
+/**
+ * Options for `ServerlessLampDatabase.addProxy()`.
+ */
+export interface AddProxyOptions extends ProxyPoolOptions {
+  /**
+   * Security groups for the proxy.
+   *
+   * @default - a security group is created that admits only the clients you
+   * allow and may only reach the cluster on port 3306
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+}
+
+/**
+ * Another RDS Proxy in front of a `ServerlessLampDatabase`'s cluster, for one
+ * more application. Create it with `db.addProxy(id, options)`.
+ */
+export class ApplicationProxy extends Construct implements ec2.IConnectable {
+  /** The RDS Proxy. */
+  public readonly proxy: rds.DatabaseProxy;
+
+  /** Network access to the proxy on port 3306. */
+  public readonly connections: ec2.Connections;
+
+  /**
+   * The proxy's endpoint host name.
+   * @attribute
+   */
+  public readonly proxyEndpoint: string;
+
+  private readonly database: ServerlessLampDatabase;
+
+  constructor(database: ServerlessLampDatabase, id: string, options: AddProxyOptions = {}) {
+    super(database, id);
+    this.database = database;
+    const securityGroups = options.securityGroups ?? [
+      new ec2.SecurityGroup(this, 'SecurityGroup', {
+        vpc: database.vpc,
+        description: 'RDS Proxy: inbound only from allowed clients, outbound only to the cluster',
+        allowAllOutbound: false,
+      }),
+    ];
+    this.proxy = database._newProxy(this, options, securityGroups);
+    this.proxyEndpoint = this.proxy.endpoint;
+    this.connections = new ec2.Connections({ securityGroups, defaultPort: ec2.Port.tcp(MYSQL_PORT) });
+  }
+
+  /**
+   * Grants `rds-db:connect` through this proxy as `dbUser`.
+   *
+   * @param grantee who may connect
+   * @param dbUser the database user to connect as
+   * @default dbUser - the master user name
+   */
+  public grantConnect(grantee: iam.IGrantable, dbUser?: string): iam.Grant {
+    return this.proxy.grantConnect(grantee, dbUser ?? this.database.masterUsername);
+  }
+
+  /**
+   * A CloudWatch metric of this proxy (namespace `AWS/RDS`, dimension `ProxyName`).
+   *
+   * @param metricName for example `DatabaseConnectionsCurrentlySessionPinned`
+   */
+  public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return proxyMetric(this.proxy, metricName, props);
+  }
+}
+
+function proxyMetric(proxy: rds.IDatabaseProxy, metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: 'AWS/RDS',
+    metricName,
+    dimensionsMap: { ProxyName: proxy.dbProxyName },
+    ...props,
+  });
+}
+
+/**
+ * aws-cdk-lib names a proxy after its construct id ("Proxy") unless told
+ * otherwise, so two stacks in one account and region would collide. Derive a
+ * name from the construct path that satisfies the proxy naming rules.
+ */
+function defaultProxyName(scope: Construct): string {
+  const unique = Names.uniqueResourceName(scope, { maxLength: 54, separator: '-', allowedSpecialCharacters: '-' });
+  const cleaned = `${unique}-proxy`.toLowerCase().replace(/[^a-z0-9-]/g, '').replace(/-+/g, '-').replace(/^[^a-z]+/, '');
+  return cleaned.slice(0, 63).replace(/-+$/, '');
+}
+
+/** Validation of the pool options of any proxy; warnings go on `scope`. */
+function validateProxyPool(scope: Construct, options: ProxyPoolOptions): void {
+  const maxConnections = options.maxConnectionsPercent;
+  validateNumber('maxConnectionsPercent', maxConnections, { min: 1, max: 100, integer: true });
+  validateNumber('maxIdleConnectionsPercent', options.maxIdleConnectionsPercent, { min: 0, max: 100, integer: true });
+  const effectiveMax = maxConnections ?? 100;
+  if (
+    options.maxIdleConnectionsPercent !== undefined &&
+    !Token.isUnresolved(options.maxIdleConnectionsPercent) &&
+    !Token.isUnresolved(effectiveMax) &&
+    options.maxIdleConnectionsPercent > effectiveMax
+  ) {
+    throw new ServerlessLampValidationError(
+      `maxIdleConnectionsPercent (${options.maxIdleConnectionsPercent}) must be <= maxConnectionsPercent (${effectiveMax})`,
+    );
+  }
+  validateSeconds('borrowTimeout', options.borrowTimeout, 0, 300);
+  validateSeconds('idleClientTimeout', options.idleClientTimeout, 1, 28800);
+  validateProxyName('dbProxyName', options.dbProxyName);
+  if (options.debugLogging) {
+    Annotations.of(scope).addWarningV2(
+      'serverless-lamp:debug-logging',
+      'debugLogging is on: the proxy logs SQL statements, which may contain sensitive data. Turn it off after debugging',
+    );
   }
 }

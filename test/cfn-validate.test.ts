@@ -34,7 +34,7 @@ const ALLOWED_WARNINGS: AllowedWarning[] = [
   {
     ruleId: 'W3005',
     resourceType: 'AWS::RDS::DBProxyTargetGroup',
-    path: /^Resources\/DbProxyProxyTargetGroup[0-9A-F]{8}\/DependsOn$/,
+    path: /^Resources\/Db\w*ProxyProxyTargetGroup[0-9A-F]{8}\/DependsOn$/,
     message: /^'DbCluster[0-9A-F]{8}' dependency already enforced by a 'Ref' at 'Properties\.DBClusterIdentifiers\.0'$/,
     cause:
       'aws-cdk-lib rds.DatabaseProxy (aws-rds/lib/proxy.ts) adds DependsOn from the proxy target group to the ' +

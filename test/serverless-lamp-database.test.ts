@@ -529,6 +529,71 @@ describe('public surface', () => {
   });
 });
 
+describe('more applications: addProxy', () => {
+  test('adds a proxy with its own security group, name and pool, reading the same secret', () => {
+    const db = new ServerlessLampDatabase(stack, 'Db', { maxConnectionsPercent: 60 });
+    const reporting = db.addProxy('Reporting', { maxConnectionsPercent: 40, borrowTimeout: Duration.seconds(5) });
+    // Its clients get in on 3306, and the proxy reaches the cluster on 3306.
+    const client = new ec2.SecurityGroup(stack, 'Client', { vpc: db.vpc });
+    reporting.connections.allowDefaultPortFrom(client);
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::RDS::DBProxy', 2);
+    const names = Object.values(template.findResources('AWS::RDS::DBProxy')).map((r) => r.Properties.DBProxyName).sort();
+    expect(names[0]).toMatch(/^teststack-db-[0-9a-f]{8}-proxy$/);
+    expect(names[1]).toMatch(/^teststack-db-reporting-[0-9a-f]{8}-proxy$/);
+    template.hasResourceProperties('AWS::RDS::DBProxy', {
+      DBProxyName: names[1],
+      RequireTLS: true,
+      Auth: [Match.objectLike({ IAMAuth: 'REQUIRED' })],
+      RoleArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DbProxyRole'), 'Arn'] },
+      VpcSecurityGroupIds: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^DbReportingSecurityGroup'), 'GroupId'] }],
+    });
+    template.hasResourceProperties('AWS::RDS::DBProxyTargetGroup', {
+      ConnectionPoolConfigurationInfo: Match.objectLike({ MaxConnectionsPercent: 40, MaxIdleConnectionsPercent: 20, ConnectionBorrowTimeout: 5 }),
+    });
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DbReportingSecurityGroup'), 'GroupId'] },
+      SourceSecurityGroupId: stack.resolve(client.securityGroupId),
+      FromPort: 3306,
+    });
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DbClusterSecurityGroup'), 'GroupId'] },
+      SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DbReportingSecurityGroup'), 'GroupId'] },
+      FromPort: 3306,
+      ToPort: 3306,
+    });
+    expect(reporting.proxyEndpoint).toBe(reporting.proxy.endpoint);
+    expect(stack.resolve(reporting.metric('ClientConnections').dimensions)).toEqual({ ProxyName: stack.resolve(reporting.proxy.dbProxyName) });
+    Annotations.fromStack(stack).hasNoWarning('*', Match.anyValue());
+  });
+
+  test('grantConnect names the added proxy and defaults to the master user', () => {
+    const db = new ServerlessLampDatabase(stack, 'Db');
+    const reporting = db.addProxy('Reporting');
+    const role = new iam.Role(stack, 'App', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    reporting.grantConnect(role);
+    const policy = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
+      .find((p) => JSON.stringify(p.Properties.Roles).includes('App'))!;
+    const text = JSON.stringify(policy.Properties.PolicyDocument);
+    expect(text).toMatch(/"DbReportingProxy[0-9A-F]{8}","DBProxyArn"/);
+    expect(text).toContain('/lampadmin');
+  });
+
+  test('pool options of an added proxy are validated like the first one', () => {
+    const db = new ServerlessLampDatabase(stack, 'Db');
+    expect(() => db.addProxy('A', { maxConnectionsPercent: 0 })).toThrow(/^maxConnectionsPercent \(0\) must be between 1 and 100$/);
+    expect(() => db.addProxy('B', { dbProxyName: 'bad_name' })).toThrow(/^dbProxyName \('bad_name'\) must be 1 to 63/);
+    expect(() => db.addProxy('C', { borrowTimeout: Duration.minutes(6) })).toThrow(/^borrowTimeout \(360 seconds\) must be between 0 and 300 seconds$/);
+  });
+
+  test('warns when the proxies together ask for more than 100 % of max_connections', () => {
+    const db = new ServerlessLampDatabase(stack, 'Db', { maxConnectionsPercent: 70 });
+    db.addProxy('Reporting', { maxConnectionsPercent: 50 });
+    Annotations.fromStack(stack).hasWarning('/TestStack/Db', Match.stringLikeRegexp(
+      'maxConnectionsPercent add up to 120 \\(TestStack/Db: 70, TestStack/Db/Reporting: 50\\)'));
+  });
+});
+
 describe('encryption, rotation, logs and handler options', () => {
   test('creates a rotating customer managed key that CloudWatch Logs of this account and Region may use', () => {
     const { db, template } = build();

@@ -77,6 +77,8 @@ export function everythingStack(): CheckedStack {
     handlerReservedConcurrency: 50,
     handlerDeadLetterQueue: deadLetters,
   });
+  // A second application with its own proxy and share of the connections.
+  db.addProxy('Reporting', { maxConnectionsPercent: 40, maxIdleConnectionsPercent: 10 });
   // The user's explicit choice, acknowledged where it is made.
   Annotations.of(stack).acknowledgeWarning('serverless-lamp:debug-logging', 'Debugging a pinning problem in this environment');
   return { name: 'everything', app, stack, db };
