@@ -148,7 +148,7 @@ project.eslint?.allowDevDeps('src/handler/shims/**');
 project.testTask.prependSpawn(project.bundler.bundleTask);
 
 // The main job: synthesize the example consumer app (no AWS account needed).
-project.addTask('example', {
+const exampleTask = project.addTask('example', {
   description: 'Synthesize the example consumer app in example/ (offline, no AWS account needed)',
   steps: [
     { spawn: project.bundler.bundleTask.name },
@@ -159,6 +159,9 @@ project.addTask('example', {
 // Every README snippet must compile (and so translate to the other
 // languages): jsii-rosetta, with rosetta/default.ts-fixture around snippets.
 project.postCompileTask.exec('jsii-rosetta extract --compile --fail --strict');
+
+// The main job must keep working: the tests synthesize the example app too.
+project.testTask.spawn(exampleTask);
 
 // `build` packs the npm package and generates the Python, Java, .NET and Go
 // sources offline (jsii-pacmak --code-only), on any machine, CI or not.

@@ -69,9 +69,10 @@ export interface ProxyPoolOptions {
   /**
    * How long the proxy waits for a free database connection before answering
    * `9501 Timed-out waiting to acquire database connection`. Allowed: 0 to 300
-   * seconds, and at least 3 seconds shorter than `handlerTimeout` so that the
-   * handler can report the error before Lambda stops it. RDS Proxy's own default
-   * (120 seconds) is longer than a typical API timeout, hence this default.
+   * seconds; for the construct's own proxy, also at least 3 seconds shorter than
+   * `handlerTimeout`, so that the handler can report the error before Lambda
+   * stops it. Keep it below your clients' own timeouts too. RDS Proxy's own
+   * default (120 seconds) is longer than a typical API timeout, hence this default.
    *
    * @default Duration.seconds(10)
    */
@@ -494,6 +495,9 @@ export class ServerlessLampDatabase extends Construct implements ec2.IConnectabl
         maxAzs: 2,
         natGateways: 0,
         subnetConfiguration: [{ name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
+        // Whatever the app's feature flags say: closing the default security
+        // group takes a custom resource, see the acknowledgment below.
+        restrictDefaultSecurityGroup: false,
       });
       acknowledgeRules(created, [
         ...acrossPacks('VPCDefaultSecurityGroupClosed', [HIPAA, NIST, PCI],

@@ -3,6 +3,7 @@
  * tests check: the construct with its defaults, and with every option on.
  */
 import { Annotations, App, Duration, RemovalPolicy, Stack, aws_ec2 as ec2, aws_kms as kms, aws_logs as logs, aws_rds as rds, aws_sqs as sqs } from 'aws-cdk-lib';
+import * as cxapi from 'aws-cdk-lib/cx-api';
 import { ServerlessLampDatabase } from '../../src';
 
 export interface CheckedStack {
@@ -18,6 +19,17 @@ export function defaultsStack(): CheckedStack {
   const stack = new Stack(app, 'Defaults');
   const db = new ServerlessLampDatabase(stack, 'Db');
   return { name: 'defaults', app, stack, db };
+}
+
+/**
+ * The defaults in an app with the feature flags `cdk init` writes into a new
+ * project's cdk.json, as most consumers' apps have them.
+ */
+export function recommendedFlagsStack(): CheckedStack {
+  const app = new App({ context: { ...cxapi.FUTURE_FLAGS } });
+  const stack = new Stack(app, 'RecommendedFlags');
+  const db = new ServerlessLampDatabase(stack, 'Db');
+  return { name: 'recommended-flags', app, stack, db };
 }
 
 /** Every option turned on: own VPC, customer keys, readers, tuned pool, debug logging. */
@@ -86,5 +98,5 @@ export function everythingStack(): CheckedStack {
 
 /** All the stacks the compliance tests check. */
 export function checkedStacks(): CheckedStack[] {
-  return [defaultsStack(), everythingStack()];
+  return [defaultsStack(), everythingStack(), recommendedFlagsStack()];
 }
