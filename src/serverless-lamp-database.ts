@@ -798,28 +798,37 @@ export class ServerlessLampDatabase extends Construct implements ec2.IConnectabl
    * Database connections currently pinned to a client session. Pinned
    * connections cannot be shared, which defeats the pool.
    *
-   * @default - average over 5 minutes
+   * RDS Proxy publishes this count once per minute from each of the nodes that
+   * serve the proxy, so the proxy's total is their sum over one minute.
+   *
+   * @default - sum over 1 minute
    */
   public metricDatabaseConnectionsCurrentlySessionPinned(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('DatabaseConnectionsCurrentlySessionPinned', { statistic: 'Average', ...props });
+    return this.metric('DatabaseConnectionsCurrentlySessionPinned', { statistic: 'Sum', period: Duration.minutes(1), ...props });
   }
 
   /**
    * Client connections to the proxy.
    *
-   * @default - average over 5 minutes
+   * RDS Proxy publishes this count once per minute from each of the nodes that
+   * serve the proxy, so the proxy's total is their sum over one minute.
+   *
+   * @default - sum over 1 minute
    */
   public metricClientConnections(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('ClientConnections', { statistic: 'Average', ...props });
+    return this.metric('ClientConnections', { statistic: 'Sum', period: Duration.minutes(1), ...props });
   }
 
   /**
    * Database connections from the proxy to the cluster.
    *
-   * @default - average over 5 minutes
+   * RDS Proxy publishes this count once per minute from each of the nodes that
+   * serve the proxy, so the proxy's total is their sum over one minute.
+   *
+   * @default - sum over 1 minute
    */
   public metricDatabaseConnections(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('DatabaseConnections', { statistic: 'Average', ...props });
+    return this.metric('DatabaseConnections', { statistic: 'Sum', period: Duration.minutes(1), ...props });
   }
 
   /**

@@ -520,7 +520,10 @@ describe('public surface', () => {
     const m = db.metricDatabaseConnectionsCurrentlySessionPinned();
     expect(m.namespace).toBe('AWS/RDS');
     expect(m.metricName).toBe('DatabaseConnectionsCurrentlySessionPinned');
-    expect(m.statistic).toBe('Average');
+    // Per-node counts: the proxy's total is their sum per minute.
+    expect(m.statistic).toBe('Sum');
+    expect(m.period.toMinutes()).toBe(1);
+    expect(db.metricDatabaseConnectionsBorrowLatency().statistic).toBe('Average');
     expect(stack.resolve(m.dimensions)).toEqual({ ProxyName: stack.resolve(db.proxy.dbProxyName) });
     expect(db.metricClientConnections({ statistic: 'Maximum' }).statistic).toBe('Maximum');
     expect(db.metricDatabaseConnections().metricName).toBe('DatabaseConnections');
