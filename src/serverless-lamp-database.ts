@@ -42,7 +42,7 @@ export interface ProxyPoolOptions {
    * The name of the RDS Proxy: 1 to 63 letters, digits or hyphens, starting with a
    * letter, not ending with a hyphen and without two consecutive hyphens.
    *
-   * @default - a name unique to this construct's path, such as `mystack-db-proxy-1a2b3c4d`
+   * @default - a name unique to the construct path, such as `mystack-db-1a2b3c4d-proxy`
    */
   readonly dbProxyName?: string;
 
@@ -270,10 +270,12 @@ export interface ServerlessLampDatabaseProps extends ProxyPoolOptions {
   readonly backupRetention?: Duration;
 
   /**
-   * Extra cluster parameters for the `aurora-mysql8.0` parameter group.
-   * `require_secure_transport` is always `ON` and cannot be turned off here.
+   * Extra cluster parameters for the `aurora-mysql8.0` parameter group; they
+   * may override the audit-log settings. `require_secure_transport` is always
+   * `ON` and cannot be turned off here.
    *
-   * @default - only `require_secure_transport: ON`
+   * @default - `require_secure_transport: ON`, `server_audit_logging: 1`,
+   * `server_audit_events: CONNECT,QUERY_DCL,QUERY_DDL`
    */
   readonly clusterParameters?: { [name: string]: string };
 
