@@ -6,6 +6,19 @@ import {
 } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { ServerlessLampDatabase, ServerlessLampDatabaseProps } from '../src';
+import { releaseValidator, unexpected, validateTemplate } from './support/cfn-validate';
+
+/*
+ * Every template these tests synthesize is also checked, at the end of the
+ * file, by AWS's offline CloudFormation validator (see the last test).
+ */
+const synthesized: Array<{ test: string; template: object }> = [];
+const fromStack = Template.fromStack.bind(Template);
+jest.spyOn(Template, 'fromStack').mockImplementation((stackToRead, options) => {
+  const template = fromStack(stackToRead, options);
+  synthesized.push({ test: expect.getState().currentTestName ?? '?', template: template.toJSON() });
+  return template;
+});
 
 let app: App;
 let stack: Stack;
@@ -832,4 +845,16 @@ describe('validation', () => {
     new ServerlessLampDatabase(stack, 'Db');
     Annotations.fromStack(stack).hasNoWarning('*', Match.anyValue());
   });
+});
+
+describe('CloudFormation validation', () => {
+  afterAll(() => releaseValidator());
+
+  // Jest runs the tests of a file in order: this one sees every template above.
+  test('every template synthesized above passes @aws/cloudformation-validate', () => {
+    expect(synthesized.length).toBeGreaterThanOrEqual(30);
+    const problems = synthesized.flatMap(({ test: name, template }) =>
+      unexpected(validateTemplate(template)).map((d) => `${name}: ${d}`));
+    expect(problems).toEqual([]);
+  }, 300_000);
 });

@@ -166,3 +166,72 @@ function diagnosticPath(d: StandardDiagnostic): string {
   }
   return parts.join('/');
 }
+
+/** A WARN diagnostic that is accepted because aws-cdk-lib, not this construct, causes it. */
+export interface AllowedWarning {
+  readonly ruleId: string;
+  /** Equals `CfnDiagnostic.resourceType`, when given. */
+  readonly resourceType?: string;
+  /** Matches `CfnDiagnostic.path`. */
+  readonly path: RegExp;
+  /** Matches `CfnDiagnostic.message`. */
+  readonly message: RegExp;
+  /** Where in aws-cdk-lib it comes from. */
+  readonly cause: string;
+}
+
+export const ALLOWED_WARNINGS: AllowedWarning[] = [
+  {
+    ruleId: 'W3005',
+    resourceType: 'AWS::RDS::DBProxyTargetGroup',
+    path: /^Resources\/\w*ProxyProxyTargetGroup[0-9A-F]{8}\/DependsOn$/,
+    message: /^'\w*Cluster[0-9A-F]{8}' dependency already enforced by a 'Ref' at 'Properties\.DBClusterIdentifiers\.0'$/,
+    cause:
+      'aws-cdk-lib rds.DatabaseProxy (aws-rds/lib/proxy.ts) adds DependsOn from the proxy target group to the ' +
+      "cluster's CfnDBCluster and its CfnDBInstances (so that the target group waits for the instances), " +
+      'although the target group already Refs the cluster in DBClusterIdentifiers',
+  },
+  {
+    ruleId: 'W3005',
+    resourceType: 'AWS::Lambda::Function',
+    path: /^Resources\/\w+\/DependsOn$/,
+    message: /^'\w+' dependency already enforced by a 'GetAtt' at 'Properties\.Role'$/,
+    cause:
+      'aws-cdk-lib lambda.Function (aws-lambda/lib/function.ts) calls resource.node.addDependency(this.role), ' +
+      'although the function already names the role with Fn::GetAtt in its Role property',
+  },
+  {
+    ruleId: 'W3010',
+    resourceType: 'AWS::EC2::Subnet',
+    path: /^Resources\/\w+Subnet\d+Subnet[0-9A-F]{8}\/Properties\/AvailabilityZone$/,
+    message: /^Avoid hardcoding availability zones '[a-z]{2}(-[a-z]+)+-\d[a-z]'$/,
+    cause:
+      'aws-cdk-lib ec2.Vpc, in a stack bound to an account and region, writes the Availability Zone names it ' +
+      'looked up (context key availability-zones:account=...:region=..., kept in cdk.context.json) instead of ' +
+      'Fn::GetAZs, by design, so that synthesis is deterministic; only the pinned-stack variant draws it',
+  },
+];
+
+/** The allowances that matched a diagnostic so far (a test checks that none is stale). */
+export const usedAllowances = new Set<AllowedWarning>();
+
+function allowance(d: CfnDiagnostic): AllowedWarning | undefined {
+  return d.level === 'WARN'
+    ? ALLOWED_WARNINGS.find(a => a.ruleId === d.ruleId && (a.resourceType ?? d.resourceType) === d.resourceType &&
+      a.path.test(d.path) && a.message.test(d.message))
+    : undefined;
+}
+
+/** FATAL and ERROR diagnostics, and WARN diagnostics not on the allow-list. */
+export function unexpected(diagnostics: CfnDiagnostic[]): string[] {
+  const found: string[] = [];
+  for (const d of diagnostics) {
+    const allowed = allowance(d);
+    if (allowed) {
+      usedAllowances.add(allowed);
+    } else if (isError(d) || d.level === 'WARN') {
+      found.push(formatDiagnostic(d));
+    }
+  }
+  return found;
+}
