@@ -671,7 +671,7 @@ export class ServerlessLampDatabase extends Construct implements ec2.IConnectabl
       description: 'Lets the RDS Proxy read the database credentials secret',
     });
 
-    this.proxy = this.newProxy(this, props, proxySecurityGroups);
+    this.proxy = this._newProxy(this, props, proxySecurityGroups);
     this.proxyEndpoint = this.proxy.endpoint;
 
     // DatabaseProxy.connections has no default port, so allowDefaultPortFrom()
@@ -858,12 +858,11 @@ export class ServerlessLampDatabase extends Construct implements ec2.IConnectabl
     return new ApplicationProxy(this, id, options);
   }
 
-  /** @internal */
+  /**
+   * Creates an RDS Proxy in `scope` for this cluster (the construct's own, or an `ApplicationProxy`'s).
+   * @internal
+   */
   public _newProxy(scope: Construct, options: ProxyPoolOptions, securityGroups: ec2.ISecurityGroup[]): rds.DatabaseProxy {
-    return this.newProxy(scope, options, securityGroups);
-  }
-
-  private newProxy(scope: Construct, options: ProxyPoolOptions, securityGroups: ec2.ISecurityGroup[]): rds.DatabaseProxy {
     validateProxyPool(scope, options);
     const maxConnectionsPercent = options.maxConnectionsPercent ?? 100;
     const proxy = new rds.DatabaseProxy(scope, 'Proxy', {

@@ -120,7 +120,6 @@ describe('network', () => {
     const handlerSg = securityGroupId(template, 'Query handler: no inbound, outbound only to the RDS Proxy');
     const proxySg = securityGroupId(template, 'RDS Proxy: inbound only from allowed clients, outbound only to the cluster');
     const clusterSg = securityGroupId(template, 'Aurora MySQL cluster: inbound only from the RDS Proxy');
-    const clusterId = resourceOf(template, 'AWS::RDS::DBCluster').logicalId;
     template.hasResourceProperties('AWS::RDS::DBCluster', { Port: 3306 });
 
     // No inline rules: no CIDR ingress, and no allow-all egress. A group with
@@ -154,7 +153,6 @@ describe('network', () => {
     ].sort();
     expect(edges('AWS::EC2::SecurityGroupIngress', 'SourceSecurityGroupId', 'GroupId')).toEqual(expected);
     expect(edges('AWS::EC2::SecurityGroupEgress', 'GroupId', 'DestinationSecurityGroupId')).toEqual(expected);
-    void clusterId;
   });
 
   test('without rotation: only handler -> proxy -> cluster', () => {

@@ -258,20 +258,21 @@ export async function handler(_event: unknown = {}, context: InvocationContext =
   try {
     config ??= readConfig();
     const cfg = config;
-    const reused = connection !== undefined;
-    try {
+    const attempt = async (): Promise<QueryResponse> => {
       connection ??= await openConnection(cfg, remaining());
       const tables = await showTables(connection, Math.min(cfg.queryTimeoutMs, remaining()));
       return { ok: true, database: cfg.database, tables };
+    };
+    const reused = connection !== undefined;
+    try {
+      return await attempt();
     } catch (err) {
       dropConnection();
       if (!reused || !isStaleConnectionError(err)) throw err;
-      // The connection died while frozen: one retry on a fresh connection.
+      // The connection died while frozen: one retry, on a fresh connection.
       stats.retries++;
       log('warn', 'stale connection, retrying once', { code: (err as { code?: string }).code });
-      connection = await openConnection(cfg, remaining());
-      const tables = await showTables(connection, Math.min(cfg.queryTimeoutMs, remaining()));
-      return { ok: true, database: cfg.database, tables };
+      return await attempt();
     }
   } catch (err) {
     dropConnection();

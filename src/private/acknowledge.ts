@@ -1,5 +1,4 @@
-import * as cdk from 'aws-cdk-lib';
-import { CfnResource } from 'aws-cdk-lib';
+import { CfnResource, Validations } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 
 /** One rule-pack finding that the construct acknowledges, with its reason. */
@@ -18,9 +17,7 @@ export interface RuleAcknowledgment {
  * acknowledged. The library does not depend on cdk-nag; it writes both forms
  * cdk-nag reads:
  * - cdk-nag 2: the `cdk_nag` resource metadata (`rules_to_suppress`);
- * - cdk-nag 3: `Validations.of(resource).acknowledge()`, which exists only in
- *   aws-cdk-lib 2.258 and later, so it is used when the running aws-cdk-lib
- *   has it.
+ * - cdk-nag 3: `Validations.of(resource).acknowledge()`.
  */
 export function acknowledgeRules(scope: IConstruct, rules: RuleAcknowledgment[]): void {
   const resource = scope instanceof CfnResource ? scope : scope.node.defaultChild;
@@ -35,34 +32,21 @@ export function acknowledgeRules(scope: IConstruct, rules: RuleAcknowledgment[])
     ],
   });
 
-  const validations = (cdk as unknown as { Validations?: ValidationsLike }).Validations;
-  if (validations) {
-    const v = validations.of(resource);
-    for (const rule of rules) {
-      if (!rule.appliesTo) {
-        v.acknowledge({ id: rule.id, reason: rule.reason });
-        continue;
-      }
-      // cdk-nag 3 names a finding of a rule as `<rule>[<finding>]`.
-      for (const id of rule.appliesTo.map((finding) => `${rule.id}[${finding}]`)) {
-        try {
-          v.acknowledge({ id, reason: rule.reason });
-        } catch {
-          // Some aws-cdk-lib releases refuse ids with more than one "::",
-          // which findings such as `Policy::arn:<AWS::Partition>:...` have.
-          // Record the acknowledgment in the documented metadata entry that
-          // acknowledge() itself writes and cdk-nag reads.
-          resource.node.addMetadata(validations.ACKNOWLEDGED_RULES_METADATA_KEY, { [`annotation::${id}`]: rule.reason });
-        }
+  const v = Validations.of(resource);
+  for (const rule of rules) {
+    // cdk-nag 3 names a finding of a rule as `<rule>[<finding>]`.
+    for (const id of rule.appliesTo?.map((finding) => `${rule.id}[${finding}]`) ?? [rule.id]) {
+      try {
+        v.acknowledge({ id, reason: rule.reason });
+      } catch {
+        // Some aws-cdk-lib releases (2.257 among them) refuse ids with more
+        // than one "::", which findings such as `Policy::arn:<AWS::Partition>:...`
+        // have. Record the acknowledgment in the documented metadata entry that
+        // acknowledge() itself writes and cdk-nag reads.
+        resource.node.addMetadata(Validations.ACKNOWLEDGED_RULES_METADATA_KEY, { [`annotation::${id}`]: rule.reason });
       }
     }
   }
-}
-
-/** The part of aws-cdk-lib's `Validations` (2.258 and later) used here. */
-interface ValidationsLike {
-  readonly ACKNOWLEDGED_RULES_METADATA_KEY: string;
-  of(scope: IConstruct): { acknowledge(...rules: Array<{ id: string; reason: string }>): void };
 }
 
 /** The same finding under each compliance pack's own rule id. */
