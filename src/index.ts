@@ -1,1 +1,5 @@
+export * from './errors';
+export * from './proxy';
+export * from './proxy-base';
+export * from './query-handler';
 export * from './serverless-lamp-database';

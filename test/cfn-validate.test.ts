@@ -38,8 +38,8 @@ function egressVpcStack(): Stack {
   new ServerlessLampDatabase(stack, 'Db', {
     vpc,
     clusterSecurityGroups: [sg('ClusterSg')],
-    proxySecurityGroups: [sg('ProxySg')],
-    handlerSecurityGroups: [sg('HandlerSg')],
+    proxy: { securityGroups: [sg('ProxySg')] },
+    handler: { securityGroups: [sg('HandlerSg')] },
     proxyRole: new iam.Role(stack, 'ProxyRole', { assumedBy: new iam.ServicePrincipal('rds.amazonaws.com') }),
     writer: rds.ClusterInstance.provisioned('Writer', {
       instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM),

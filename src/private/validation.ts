@@ -1,16 +1,7 @@
-import { Duration, Token } from 'aws-cdk-lib';
-
-/**
- * Thrown for invalid construct input at synth time.
- *
- * aws-cdk-lib's own `ValidationError` is `@internal`, so the library has its own.
- */
-export class ServerlessLampValidationError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ServerlessLampValidationError';
-  }
-}
+import { Annotations, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { IConstruct } from 'constructs';
+import { ServerlessLampValidationError } from './errors';
+import type { ServerlessLampDatabaseProps } from '../serverless-lamp-database';
 
 /** Throws when `value` (a resolved number) is outside [min, max] or not a multiple of `step`. */
 export function validateNumber(
@@ -128,5 +119,90 @@ export function validateProxyName(prop: string, value: string | undefined): void
       `${prop} ('${value}') must be 1 to 63 letters, digits or hyphens, start with a letter, ` +
         'not end with a hyphen and not contain two consecutive hyphens',
     );
+  }
+}
+
+/** Whether a duration can be checked now (it is set and not a token). */
+function known(d: Duration | undefined): d is Duration {
+  return d !== undefined && !d.isUnresolved();
+}
+
+/**
+ * The checks of a `ServerlessLampDatabaseProps` beyond the range of one value:
+ * each returns the message of what is wrong, or nothing.
+ */
+const DATABASE_RULES: Array<(p: ServerlessLampDatabaseProps) => string | undefined> = [
+  (p) => {
+    const handler = p.handler?.timeout ?? Duration.seconds(15);
+    const borrow = p.proxy?.borrowTimeout ?? Duration.seconds(10);
+    if (!known(handler) || !known(borrow) || handler.toMilliseconds() >= borrow.toMilliseconds() + 3000) return undefined;
+    return `handler.timeout (${handler.toHumanString()}) must be at least 3 seconds longer than ` +
+      `proxy.borrowTimeout (${borrow.toHumanString()}), so the handler can report a borrow timeout before Lambda stops it`;
+  },
+  (p) => {
+    if (!known(p.monitoringInterval) || [0, 1, 5, 10, 15, 30, 60].includes(p.monitoringInterval.toMilliseconds() / 1000)) return undefined;
+    return `monitoringInterval (${p.monitoringInterval.toHumanString()}) must be 0, 1, 5, 10, 15, 30 or 60 seconds`;
+  },
+  (p) => {
+    const min = p.serverlessV2MinCapacity ?? 0.5;
+    const max = p.serverlessV2MaxCapacity ?? 2;
+    if (Token.isUnresolved(min) || Token.isUnresolved(max) || min <= max) return undefined;
+    return `serverlessV2MinCapacity (${min} ACU) must be <= serverlessV2MaxCapacity (${max} ACU)`;
+  },
+  (p) => {
+    if (!known(p.secretRotationInterval)) return undefined;
+    const hours = p.secretRotationInterval.toHours({ integral: false });
+    if (hours >= 4 && hours <= 24000) return undefined;
+    return `secretRotationInterval (${p.secretRotationInterval.toHumanString()}) must be between 4 hours and 1000 days`;
+  },
+  (p) => p.vpc && p.vpcFlowLogs !== undefined
+    ? `vpcFlowLogs (${p.vpcFlowLogs}) applies only to the VPC this construct creates; with your own vpc, manage its flow logs there`
+    : undefined,
+  (p) => p.secretRotation === false && p.secretsManagerEndpoint
+    ? 'Either turn secretRotation off or provide secretsManagerEndpoint, but not both: only the rotation function uses the endpoint'
+    : undefined,
+  (p) => {
+    const tls = p.clusterParameters?.require_secure_transport;
+    if (tls === undefined || Token.isUnresolved(tls) || ['ON', '1'].includes(tls.toUpperCase())) return undefined;
+    return `clusterParameters.require_secure_transport ('${tls}') must be 'ON': this construct always requires TLS`;
+  },
+  (p) => p.removalPolicy === RemovalPolicy.DESTROY && p.deletionProtection === true
+    ? 'Either set removalPolicy to RemovalPolicy.DESTROY or deletionProtection to true, but not both: ' +
+      'a protected cluster cannot be destroyed with its stack'
+    : undefined,
+];
+
+/**
+ * Throws a `ServerlessLampValidationError` for the first invalid value or
+ * combination of the database's props (the proxy's pool options are checked
+ * where each proxy is made); warns, on `scope`, of legal but risky choices.
+ */
+export function validateDatabaseProps(scope: IConstruct, p: ServerlessLampDatabaseProps): void {
+  validateSeconds('handler.timeout', p.handler?.timeout, 4, 900);
+  validateNumber('handler.memorySize', p.handler?.memorySize, { min: 128, max: 10240, integer: true, unit: 'MiB' });
+  validateNumber('handler.reservedConcurrentExecutions', p.handler?.reservedConcurrentExecutions, { min: 0, max: 100000, integer: true });
+  if (known(p.backupRetention)) {
+    validateNumber('backupRetention', p.backupRetention.toDays({ integral: false }), { min: 1, max: 35, integer: true, unit: 'days' });
+  }
+  validateNumber('serverlessV2MinCapacity', p.serverlessV2MinCapacity, { min: 0, max: 256, step: 0.5, unit: 'ACU' });
+  validateNumber('serverlessV2MaxCapacity', p.serverlessV2MaxCapacity, { min: 1, max: 256, step: 0.5, unit: 'ACU' });
+  if (known(p.backtrackWindow)) validateSeconds('backtrackWindow', p.backtrackWindow, 0, 72 * 3600);
+  validateDatabaseName('defaultDatabaseName', p.defaultDatabaseName);
+  validateUsername('masterUsername', p.masterUsername);
+  for (const rule of DATABASE_RULES) {
+    const message = rule(p);
+    if (message) throw new ServerlessLampValidationError(message);
+  }
+
+  // Legal but risky: say so, in a way users can acknowledge.
+  const warn = (id: string, message: string) => Annotations.of(scope).addWarningV2(`serverless-lamp:${id}`, message);
+  if (p.removalPolicy === RemovalPolicy.DESTROY) {
+    warn('removal-policy-destroy', 'removalPolicy is RemovalPolicy.DESTROY: the cluster and its data are deleted with the stack, without a final snapshot');
+  }
+  if (p.masterUsername?.toLowerCase() === 'admin') {
+    warn('admin-username', "masterUsername is 'admin', a well-known default that AWS Control Tower control CT.RDS.PR.21 rejects");
+  }
+  if (p.serverlessV2MinCapacity === 0) {
+    warn('auto-pause', 'serverlessV2MinCapacity is 0 (auto-pause): the RDS Proxy keeps database connections open, which can keep the cluster from pausing');
   }
 }
