@@ -1,6 +1,7 @@
 import { Duration, aws_ec2 as ec2, aws_rds as rds } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { createProxy } from './private/proxy';
+import { settingsOf } from './private/settings';
 import { ProxyBase } from './proxy-base';
 import type { ServerlessLampDatabase } from './serverless-lamp-database';
 
@@ -133,6 +134,9 @@ export class ApplicationProxy extends ProxyBase {
       role: database.proxyRole,
       vpc: database.vpc,
       vpcSubnets: database.vpcSubnets,
+      encryptionKey: database.encryptionKey,
+      logRetention: settingsOf(database).logRetention,
+      logRemovalPolicy: settingsOf(database).logRemovalPolicy,
       options: props,
       propPrefix: '',
       securityGroupId: 'SecurityGroup',

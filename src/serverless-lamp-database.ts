@@ -12,11 +12,12 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { acknowledgeCluster, acknowledgeCreatedVpc, acknowledgeInlinePolicies } from './private/acknowledgments';
-import { addRotation, createCluster } from './private/cluster';
+import { addRotation, createCluster, retainWithCluster } from './private/cluster';
 import { encryptionKey } from './private/encryption';
-import { createNetwork } from './private/network';
+import { createNetwork, secretsManagerAccess } from './private/network';
 import { createProxy, warnWhenOversubscribed } from './private/proxy';
 import { createQueryHandler } from './private/query-handler';
+import { recordSettings } from './private/settings';
 import { validateDatabaseProps } from './private/validation';
 import { ApplicationProxy, ProxyOptions } from './proxy';
 import { ProxyBase } from './proxy-base';
@@ -64,12 +65,15 @@ export interface ServerlessLampDatabaseProps {
   readonly vpcFlowLogs?: boolean;
 
   /**
-   * An interface endpoint for Secrets Manager that the secret rotation function
-   * uses. Rotation is the only part of this construct that calls an AWS API from
-   * inside the VPC.
+   * An interface endpoint for Secrets Manager, for the functions of this
+   * construct that call it from inside the VPC (the secret rotation function).
+   * They are given the endpoint's own DNS name when it is an endpoint of this
+   * app; an imported endpoint must have private DNS on.
    *
-   * @default - with `secretRotation` on and subnets without internet access, an
-   * endpoint is created in them; otherwise none
+   * @default - for subnets without internet access, an endpoint is created in
+   * them, with private DNS off (so it captures no other workload's calls) and
+   * admitting only this construct's functions; for subnets with internet egress,
+   * none: the functions may leave on port 443 through the subnets' egress path
    */
   readonly secretsManagerEndpoint?: ec2.IInterfaceVpcEndpoint;
 
@@ -115,6 +119,17 @@ export interface ServerlessLampDatabaseProps {
    * @default 2
    */
   readonly serverlessV2MaxCapacity?: number;
+
+  /**
+   * The cluster identifier: 1 to 63 letters, digits or hyphens, starting with a
+   * letter, not ending with a hyphen and without two consecutive hyphens; stored
+   * in lowercase. It names the cluster's log groups
+   * (`/aws/rds/cluster/<identifier>/<type>`), which the construct creates before
+   * the cluster. Changing it replaces the cluster.
+   *
+   * @default - a name unique to the construct path, such as `mystack-db-1a2b3c4d-cluster`
+   */
+  readonly clusterIdentifier?: string;
 
   /**
    * The name of the database created in the cluster, which the handler queries.
@@ -181,7 +196,10 @@ export interface ServerlessLampDatabaseProps {
    * `slowquery`). A type is written only when the database produces it: the
    * audit log is on (connections, DDL and DCL statements); the general log and
    * the slow query log stay off until you set `general_log` or `slow_query_log`
-   * in `clusterParameters`.
+   * in `clusterParameters`. Allowed: `audit`, `error`, `general`,
+   * `slowquery`, `iam-db-auth-error`. The construct creates each type's log
+   * group (`/aws/rds/cluster/<clusterIdentifier>/<type>`), encrypted with the
+   * key and kept for `logRetention`, before the cluster exports to it.
    *
    * @default ['audit', 'error', 'general', 'slowquery']
    */
@@ -206,7 +224,10 @@ export interface ServerlessLampDatabaseProps {
 
   /**
    * What happens to the cluster when it leaves the stack. `RemovalPolicy.DESTROY`
-   * deletes the data with the stack and draws a warning.
+   * deletes the data with the stack and draws a warning. `RemovalPolicy.RETAIN`
+   * keeps the cluster, and with it everything it uses that the construct
+   * created: the secret, the parameter group, its security group, its
+   * monitoring role and the created VPC; resources you pass in must outlive it too.
    *
    * @default RemovalPolicy.SNAPSHOT
    */
@@ -324,10 +345,13 @@ export class ServerlessLampDatabase extends ProxyBase {
     this.encryptionKey = encryptionKey(this, props.encryptionKey, removalPolicy);
     ({ vpc: this.vpc, vpcSubnets: this.vpcSubnets } = createNetwork(this, { ...props, ...logging, encryptionKey: this.encryptionKey }));
     if (!props.vpc) acknowledgeCreatedVpc(this.vpc);
-
     const network = { vpc: this.vpc, vpcSubnets: this.vpcSubnets };
+    const secretsManager = () => secretsManagerAccess(this, this.vpc, this.vpcSubnets, props.secretsManagerEndpoint);
+    recordSettings(this, { ...logging, secretsManager });
+
     this.cluster = createCluster(this, {
       ...network,
+      ...logging,
       props,
       encryptionKey: this.encryptionKey,
       databaseName: this.databaseName,
@@ -336,10 +360,13 @@ export class ServerlessLampDatabase extends ProxyBase {
     });
     this.secret = this.cluster.secret!;
     const rotation = props.secretRotation ?? true;
-    if (rotation) {
-      addRotation(this, this.cluster, { ...network, endpoint: props.secretsManagerEndpoint, interval: props.secretRotationInterval });
-    }
-    acknowledgeCluster(this.cluster, { backtrack: props.backtrackWindow !== undefined, rotation });
+    if (rotation) addRotation(this, this.cluster, { ...network, secretsManager: secretsManager(), interval: props.secretRotationInterval });
+    if (removalPolicy === RemovalPolicy.RETAIN) retainWithCluster(this, this.cluster, props.vpc ? [] : [this.vpc]);
+    acknowledgeCluster(this.cluster, {
+      backtrack: props.backtrackWindow !== undefined,
+      rotation,
+      deletionProtection: props.deletionProtection ?? removalPolicy !== RemovalPolicy.DESTROY,
+    });
 
     this.proxyRole = props.proxyRole ?? new iam.Role(this, 'ProxyRole', {
       assumedBy: new iam.ServicePrincipal('rds.amazonaws.com'),
@@ -350,6 +377,8 @@ export class ServerlessLampDatabase extends ProxyBase {
       cluster: this.cluster,
       secret: this.secret,
       role: this.proxyRole,
+      ...logging,
+      encryptionKey: this.encryptionKey,
       options: props.proxy ?? {},
       propPrefix: 'proxy.',
       securityGroupId: 'ProxySecurityGroup',

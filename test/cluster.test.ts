@@ -2,9 +2,10 @@
  * The cluster: engine, encryption, credentials and their rotation, parameters,
  * backups, removal.
  */
-import { Duration, RemovalPolicy, aws_ec2 as ec2, aws_kms as kms, aws_rds as rds } from 'aws-cdk-lib';
-import { Annotations, Match } from 'aws-cdk-lib/assertions';
-import { build, recordTemplates, resourceOf, useFreshStack, validateRecordedTemplates } from './support/harness';
+import { App, Duration, RemovalPolicy, Stack, aws_ec2 as ec2, aws_kms as kms, aws_rds as rds } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { ServerlessLampDatabase } from '../src';
+import { build, recordTemplates, resourceOf, securityGroupId, useFreshStack, validateRecordedTemplates } from './support/harness';
 
 const recorded = recordTemplates();
 const ctx = useFreshStack();
@@ -108,6 +109,43 @@ describe('database', () => {
     });
   });
 
+  test('the cluster identifier is derived from the construct path, or given', () => {
+    const { template } = build(ctx);
+    expect(resourceOf(template, 'AWS::RDS::DBCluster').props.DBClusterIdentifier).toMatch(/^teststack-db-[0-9a-f]{8}-cluster$/);
+    const other = new Stack(new App(), 'Other');
+    new ServerlessLampDatabase(other, 'Db', { clusterIdentifier: 'Shop-Cluster' });
+    // RDS stores it in lowercase, and names the log groups with that.
+    Template.fromStack(other).hasResourceProperties('AWS::RDS::DBCluster', { DBClusterIdentifier: 'shop-cluster' });
+    Template.fromStack(other).hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/aws/rds/cluster/shop-cluster/audit' });
+  });
+
+  test('each exported log type gets its log group, encrypted, expiring, created before the cluster', () => {
+    const { template } = build(ctx, { cloudwatchLogsExports: ['audit', 'error', 'iam-db-auth-error'] });
+    const cluster = resourceOf(template, 'AWS::RDS::DBCluster');
+    const id = cluster.props.DBClusterIdentifier;
+    const groups = template.findResources('AWS::Logs::LogGroup', { Properties: { LogGroupName: Match.stringLikeRegexp('^/aws/rds/cluster/') } });
+    expect(Object.values(groups).map((g) => g.Properties.LogGroupName).sort()).toEqual(
+      ['audit', 'error', 'iam-db-auth-error'].map((t) => `/aws/rds/cluster/${id}/${t}`));
+    for (const [logicalId, group] of Object.entries(groups)) {
+      expect(group).toEqual(expect.objectContaining({
+        DeletionPolicy: 'Retain',
+        Properties: expect.objectContaining({ RetentionInDays: 365, KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/^DbKey/), 'Arn'] } }),
+      }));
+      // The cluster waits for the group, so RDS never creates it first.
+      expect(template.toJSON().Resources[cluster.logicalId].DependsOn).toContain(logicalId);
+    }
+    expect(Object.keys(groups).sort()).toEqual([
+      expect.stringMatching(/^DbAuditLogs/), expect.stringMatching(/^DbErrorLogs/), expect.stringMatching(/^DbIamDbAuthErrorLogs/),
+    ]);
+  });
+
+  test('DESTROY destroys the log groups too', () => {
+    const { template } = build(ctx, { removalPolicy: RemovalPolicy.DESTROY });
+    const groups = Object.values(template.findResources('AWS::Logs::LogGroup'));
+    expect(groups.length).toBe(7); // flow logs, 4 exported types, proxy, handler
+    for (const group of groups) expect(group.DeletionPolicy).toBe('Delete');
+  });
+
   test('backtrackWindow turns backtracking on', () => {
     const { template } = build(ctx, { backtrackWindow: Duration.hours(24) });
     template.hasResourceProperties('AWS::RDS::DBCluster', { BacktrackWindow: 86400 });
@@ -131,6 +169,27 @@ describe('removal', () => {
       Properties: Match.objectLike({ DeletionProtection: true }),
     });
     Annotations.fromStack(ctx.stack).hasNoWarning('*', Match.anyValue());
+  });
+
+  test('removalPolicy RETAIN also keeps what the cluster uses: secret, parameter group, security group, role, VPC', () => {
+    const { template } = build(ctx, { removalPolicy: RemovalPolicy.RETAIN });
+    const policyOf = (type: string) => Object.values(template.findResources(type)).map((r) => r.DeletionPolicy);
+    for (const type of ['AWS::SecretsManager::Secret', 'AWS::RDS::DBClusterParameterGroup', 'AWS::RDS::DBSubnetGroup',
+      'AWS::EC2::VPC', 'AWS::EC2::Subnet', 'AWS::KMS::Key']) {
+      expect([type, policyOf(type)]).toEqual([type, policyOf(type).map(() => 'Retain')]);
+    }
+    expect(template.findResources('AWS::EC2::SecurityGroup')[securityGroupId(template, 'Aurora MySQL cluster: inbound only from the RDS Proxy')]
+      .DeletionPolicy).toBe('Retain');
+    // Its rules go with the stack: a rule naming a deleted group would keep that group from being deleted.
+    for (const rule of Object.values(template.findResources('AWS::EC2::SecurityGroupIngress'))) expect(rule.DeletionPolicy).toBeUndefined();
+    // Rotation goes with its function; the secret stays.
+    template.hasResource('AWS::SecretsManager::RotationSchedule', { DeletionPolicy: Match.absent() });
+  });
+
+  test('removalPolicy SNAPSHOT (the default) retains nothing the snapshot does not need', () => {
+    const { template } = build(ctx);
+    template.hasResource('AWS::SecretsManager::Secret', { DeletionPolicy: 'Delete' });
+    template.hasResource('AWS::EC2::VPC', { DeletionPolicy: Match.absent() });
   });
 
   test('deletionProtection can be turned off explicitly', () => {
@@ -180,31 +239,49 @@ describe('encryption', () => {
     });
   });
 
-  test('uses a given key and creates none', () => {
+  test('uses a given key, creates none, and lets CloudWatch Logs use it for the log groups', () => {
     const key = new kms.Key(ctx.stack, 'Mine');
     const { db, template } = build(ctx, { encryptionKey: key });
     expect(db.encryptionKey).toBe(key);
     template.resourceCountIs('AWS::KMS::Key', 1);
     template.hasResourceProperties('AWS::RDS::DBCluster', { KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Mine'), 'Arn'] } });
+    template.allResourcesProperties('AWS::Logs::LogGroup', { KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Mine'), 'Arn'] } });
+    template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([Match.objectLike({
+          Principal: { Service: { 'Fn::Join': ['', ['logs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
+          Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*'],
+          Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': Match.anyValue() } },
+        })]),
+      },
+    });
+    Annotations.fromStack(ctx.stack).hasNoWarning('*', Match.anyValue());
+  });
+
+  test('an imported key draws a warning that names the statement its key policy needs', () => {
+    const key = kms.Key.fromKeyArn(ctx.stack, 'Imported', ctx.stack.formatArn({ service: 'kms', resource: 'key', resourceName: '11111111-2222-3333-4444-555555555555' }));
+    build(ctx, { encryptionKey: key });
+    Annotations.fromStack(ctx.stack).hasWarning('/TestStack/Db', Match.stringLikeRegexp(
+      'encryptionKey TestStack/Imported is imported.*"Principal":\\{"Service":"logs.<region>.amazonaws.com"\\}.*kms:GenerateDataKey'));
   });
 });
 
 describe('rotation', () => {
-  test('rotates the secret every 30 days through the Secrets Manager endpoint', () => {
+  test('rotates the secret every 30 days with the single-user rotation function, in the VPC', () => {
     const { template } = build(ctx);
     template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
       RotationRules: { ScheduleExpression: 'rate(30 days)' },
     });
-    template.hasResourceProperties('AWS::Serverless::Application', {
-      Parameters: Match.objectLike({
-        endpoint: {
-          'Fn::Join': ['', [
-            'https://', { Ref: Match.stringLikeRegexp('^DbSecretsManagerEndpoint') },
-            '.secretsmanager.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' },
-          ]],
-        },
-      }),
-    });
+    const app = resourceOf(template, 'AWS::Serverless::Application').props;
+    expect(JSON.stringify(app.Location)).toContain('SARMapping');
+    expect(template.toJSON().Mappings[app.Location.ApplicationId['Fn::FindInMap'][0]].aws.applicationId)
+      .toMatch(/:applications\/SecretsManagerRDSMySQLRotationSingleUser$/);
+    expect(app.Parameters).toEqual(expect.objectContaining({
+      // aws-cdk-lib's defaults for a cluster's rotation, kept.
+      excludeCharacters: ' %+~`#$&*()|[]{}:;<>?!\'/@"\\',
+      vpcSecurityGroupIds: { 'Fn::GetAtt': [expect.stringMatching(/^DbRotationSecurityGroup/), 'GroupId'] },
+      kmsKeyArn: { 'Fn::GetAtt': [expect.stringMatching(/^DbKey/), 'Arn'] },
+    }));
   });
 
   test('secretRotationInterval sets the schedule', () => {

@@ -6,36 +6,11 @@
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { App, Aspects, Stack, Validations, aws_ec2 as ec2, aws_rds as rds } from 'aws-cdk-lib';
-import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import * as nag3 from 'cdk-nag';
+import { App, Stack, Validations, aws_ec2 as ec2, aws_rds as rds } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import * as nag2 from 'cdk-nag-v2';
+import { findings2, findings3 } from './support/nag';
 import { CheckedStack, checkedStacks } from './support/stacks';
-
-const PACKS = ['AwsSolutions', 'HIPAA.Security', 'NIST.800.53.R5', 'PCI.DSS.321', 'Serverless'];
-
-/** cdk-nag 3: each pack's report over the stack (errors and warnings). */
-function findings3(stack: Stack): string[] {
-  const packs = [
-    new nag3.AwsSolutionsChecks(), new nag3.HIPAASecurityChecks(), new nag3.NIST80053R5Checks(),
-    new nag3.PCIDSS321Checks(), new nag3.ServerlessChecks(),
-  ];
-  expect(packs.map((p) => p.readPackName)).toEqual(PACKS);
-  return packs.flatMap((pack) => pack.validateScope(stack).violations.map((v) =>
-    `${v.severity} ${v.ruleName} on ${v.violatingResources.map((r) => r.constructPath).join(', ')}`));
-}
-
-/** cdk-nag 2: the packs run as aspects and report through annotations. */
-function findings2(stack: Stack): string[] {
-  const packs = [
-    new nag2.AwsSolutionsChecks(), new nag2.HIPAASecurityChecks(), new nag2.NIST80053R5Checks(),
-    new nag2.PCIDSS321Checks(), new nag2.ServerlessChecks(),
-  ];
-  for (const pack of packs) Aspects.of(stack).add(pack);
-  const annotations = Annotations.fromStack(stack);
-  return [...annotations.findError('*', Match.anyValue()), ...annotations.findWarning('*', Match.anyValue())]
-    .map((f) => `${f.id}: ${String(f.entry.data).split('\n')[0]}`);
-}
 
 /** Every cdk_nag acknowledgment written into a template. */
 function acknowledgments(template: Template): Array<{ resource: string; id: string; reason: string }> {

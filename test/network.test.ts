@@ -5,7 +5,7 @@
 import { aws_ec2 as ec2 } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ServerlessLampDatabase } from '../src';
-import { build, recordTemplates, securityGroupId, useFreshStack, validateRecordedTemplates } from './support/harness';
+import { build, recordTemplates, resourceOf, securityGroupId, useFreshStack, validateRecordedTemplates } from './support/harness';
 
 const recorded = recordTemplates();
 const ctx = useFreshStack();
@@ -20,21 +20,14 @@ describe('the created VPC', () => {
     template.allResourcesProperties('AWS::EC2::Subnet', { MapPublicIpOnLaunch: false });
     // The one AWS API called from inside the VPC: Secrets Manager, by the rotation function.
     template.resourceCountIs('AWS::EC2::VPCEndpoint', 1);
-    template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
-      ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, '.secretsmanager']] },
-      VpcEndpointType: 'Interface',
-      PrivateDnsEnabled: true,
-    });
   });
 
   test('records flow logs, encrypted, unless turned off', () => {
     const { template } = build(ctx);
-    template.hasResourceProperties('AWS::EC2::FlowLog', { TrafficType: 'ALL', LogDestinationType: 'cloud-watch-logs' });
-    template.resourceCountIs('AWS::Logs::LogGroup', 2);
-    template.allResourcesProperties('AWS::Logs::LogGroup', {
-      KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DbKey'), 'Arn'] },
-      RetentionInDays: 365,
-    });
+    const flowLog = resourceOf(template, 'AWS::EC2::FlowLog').props;
+    expect(flowLog).toEqual(expect.objectContaining({ TrafficType: 'ALL', LogDestinationType: 'cloud-watch-logs' }));
+    const group = template.findResources('AWS::Logs::LogGroup')[flowLog.LogGroupName.Ref];
+    expect(group.Properties).toEqual({ KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/^DbKey/), 'Arn'] }, RetentionInDays: 365 });
   });
 
   test('vpcFlowLogs: false creates no flow log', () => {
@@ -100,7 +93,7 @@ describe('security groups', () => {
     expect(JSON.stringify(template.toJSON())).not.toMatch(/0\.0\.0\.0\/0|::\/0/);
 
     const rotationSg = securityGroupId(template, 'Secret rotation function: no inbound, outbound only to the cluster and Secrets Manager');
-    const endpointSg = securityGroupId(template, 'Secrets Manager endpoint: inbound only from the secret rotation function');
+    const endpointSg = securityGroupId(template, 'Secrets Manager endpoint: inbound only from the functions of this construct');
     template.resourceCountIs('AWS::EC2::SecurityGroup', 5);
 
     // Every rule as "source -> destination:port", from ingress and egress resources alike.
@@ -162,9 +155,39 @@ describe('security groups', () => {
 });
 
 describe('the Secrets Manager endpoint for rotation', () => {
-  test('a given endpoint is used, and admits the rotation function on 443', () => {
+  /** The `endpoint` parameter of the rotation application: the URL the rotation function calls. */
+  const rotationEndpointUrl = (template: Template) => resourceOf(template, 'AWS::Serverless::Application').props.Parameters.endpoint;
+  /** https://<the endpoint's first DNS entry, without its hosted zone id> */
+  const ownDnsName = (endpointLogicalId: RegExp) => ({
+    'Fn::Join': ['', ['https://', {
+      'Fn::Select': [1, { 'Fn::Split': [':', { 'Fn::Select': [0, { 'Fn::GetAtt': [expect.stringMatching(endpointLogicalId), 'DnsEntries'] }] }] }],
+    }]],
+  });
+
+  test('is created with private DNS off, and the rotation function is given its own DNS name', () => {
+    const { template } = build(ctx);
+    const endpoint = resourceOf(template, 'AWS::EC2::VPCEndpoint').props;
+    expect(endpoint).toEqual(expect.objectContaining({
+      ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, '.secretsmanager']] },
+      VpcEndpointType: 'Interface',
+      // On, it would capture every Secrets Manager call in the VPC, and admit only this construct's functions.
+      PrivateDnsEnabled: false,
+    }));
+    expect(rotationEndpointUrl(template)).toEqual(ownDnsName(/^DbSecretsManagerEndpoint/));
+  });
+
+  test('in a VPC that already has a Secrets Manager endpoint with private DNS, adds one without', () => {
     const vpc = new ec2.Vpc(ctx.stack, 'Mine', { natGateways: 0, subnetConfiguration: [{ name: 'I', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
-    const endpoint = vpc.addInterfaceEndpoint('Sm', { service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER });
+    vpc.addInterfaceEndpoint('Shared', { service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, privateDnsEnabled: true });
+    const { template } = build(ctx, { vpc });
+    const endpoints = Object.values(template.findResources('AWS::EC2::VPCEndpoint')).map((e) => e.Properties.PrivateDnsEnabled);
+    // One private DNS zone for Secrets Manager per VPC: a second would fail to deploy.
+    expect(endpoints.sort()).toEqual([false, true]);
+  });
+
+  test('a given endpoint of this app is used, admits the rotation function on 443, and is called by its own DNS name', () => {
+    const vpc = new ec2.Vpc(ctx.stack, 'Mine', { natGateways: 0, subnetConfiguration: [{ name: 'I', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    const endpoint = vpc.addInterfaceEndpoint('Sm', { service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, privateDnsEnabled: false });
     const { template } = build(ctx, { vpc, secretsManagerEndpoint: endpoint });
     template.resourceCountIs('AWS::EC2::VPCEndpoint', 1);
     template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
@@ -172,13 +195,52 @@ describe('the Secrets Manager endpoint for rotation', () => {
       SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DbRotationSecurityGroup'), 'GroupId'] },
       FromPort: 443,
     });
+    expect(rotationEndpointUrl(template)).toEqual(ownDnsName(/^MineSm/));
   });
 
-  test('none is created for subnets with internet egress', () => {
+  test('an imported endpoint is called by the regional name, which its private DNS resolves', () => {
+    const vpc = new ec2.Vpc(ctx.stack, 'Mine', { natGateways: 0, subnetConfiguration: [{ name: 'I', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    const endpoint = ec2.InterfaceVpcEndpoint.fromInterfaceVpcEndpointAttributes(ctx.stack, 'Imported', {
+      vpcEndpointId: 'vpce-0123456789abcdef0',
+      port: 443,
+      securityGroups: [ec2.SecurityGroup.fromSecurityGroupId(ctx.stack, 'ImportedSg', 'sg-0123456789abcdef0')],
+    });
+    const { template } = build(ctx, { vpc, secretsManagerEndpoint: endpoint });
+    template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
+    expect(rotationEndpointUrl(template)).toEqual({
+      'Fn::Join': ['', ['https://secretsmanager.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }]],
+    });
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', { GroupId: 'sg-0123456789abcdef0', FromPort: 443 });
+  });
+
+  test('none is created for subnets with internet egress: the rotation function may leave on 443 through the NAT', () => {
     const vpc = new ec2.Vpc(ctx.stack, 'Mine', { maxAzs: 2, natGateways: 1 });
     const { template } = build(ctx, { vpc });
     template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
     template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 1);
+    const rotationSg = securityGroupId(template, 'Secret rotation function: no inbound, outbound only to the cluster and Secrets Manager');
+    const egress = Object.values(template.findResources('AWS::EC2::SecurityGroup'))
+      .filter((g) => g.Properties.GroupDescription.startsWith('Secret rotation'))[0].Properties.SecurityGroupEgress;
+    expect(egress).toEqual([expect.objectContaining({ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443 })]);
+    expect(rotationSg).toMatch(/^DbRotationSecurityGroup/);
+    expect(rotationEndpointUrl(template)).toEqual({
+      'Fn::Join': ['', ['https://secretsmanager.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }]],
+    });
+  });
+});
+
+describe('the cluster port in security group rules', () => {
+  test('the construct\'s rules name 3306; rules others add through cluster.connections are left as aws-cdk-lib makes them', () => {
+    const db = new ServerlessLampDatabase(ctx.stack, 'Db');
+    const other = new ec2.SecurityGroup(ctx.stack, 'Other', { vpc: db.vpc, allowAllOutbound: false });
+    db.cluster.connections.allowDefaultPortFrom(other, 'mine');
+    const rules = Object.values(Template.fromStack(ctx.stack).findResources('AWS::EC2::SecurityGroupIngress'))
+      .map((r) => r.Properties)
+      .filter((p) => JSON.stringify(p.GroupId).includes('DbClusterSecurityGroup'));
+    const mine = rules.filter((p) => p.Description === 'mine');
+    expect(mine).toEqual([expect.objectContaining({ FromPort: { 'Fn::GetAtt': [expect.stringMatching(/^DbCluster/), 'Endpoint.Port'] } })]);
+    const ours = rules.filter((p) => p.Description !== 'mine');
+    expect(ours.map((p) => [p.FromPort, p.ToPort])).toEqual([[3306, 3306], [3306, 3306]]); // proxy, rotation
   });
 });
 

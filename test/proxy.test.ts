@@ -58,6 +58,22 @@ describe('the construct\'s proxy', () => {
     });
   });
 
+  test('every proxy has its own log group, encrypted and expiring, created before it', () => {
+    const db = new ServerlessLampDatabase(ctx.stack, 'Db', { proxy: { dbProxyName: 'shop-proxy' } });
+    db.addProxy('Reporting');
+    const template = Template.fromStack(ctx.stack);
+    const proxies = template.findResources('AWS::RDS::DBProxy');
+    expect(Object.keys(proxies)).toHaveLength(2);
+    for (const proxy of Object.values(proxies)) {
+      const name = proxy.Properties.DBProxyName;
+      const groups = template.findResources('AWS::Logs::LogGroup', { Properties: { LogGroupName: `/aws/rds/proxy/${name}` } });
+      expect(Object.keys(groups)).toHaveLength(1);
+      const [groupId, group] = Object.entries(groups)[0];
+      expect(group.Properties).toEqual(expect.objectContaining({ RetentionInDays: 365, KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/^DbKey/), 'Arn'] } }));
+      expect(proxy.DependsOn).toContain(groupId);
+    }
+  });
+
   test('two constructs in one stack get different proxy names', () => {
     const a = new ServerlessLampDatabase(ctx.stack, 'A');
     const b = new ServerlessLampDatabase(ctx.stack, 'B');

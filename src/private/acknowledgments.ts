@@ -72,8 +72,14 @@ export function acknowledgeCreatedVpc(vpc: IConstruct): void {
     'Closing the default group takes a custom resource (a Lambda function outside the VPC), which adds more than it removes.'));
 }
 
+const DELETION_PROTECTION_OFF = 'Deletion protection was turned off explicitly (deletionProtection: false, ' +
+  'or removalPolicy: RemovalPolicy.DESTROY, which draws a warning).';
+
 /** The cluster, its instances, its enhanced monitoring role and (rotation off) its secret. */
-export function acknowledgeCluster(cluster: rds.DatabaseCluster, opts: { backtrack: boolean; rotation: boolean }): void {
+export function acknowledgeCluster(
+  cluster: rds.DatabaseCluster,
+  opts: { backtrack: boolean; rotation: boolean; deletionProtection: boolean },
+): void {
   acknowledgeRules(cluster.node.defaultChild as rds.CfnDBCluster, [
     {
       id: 'AwsSolutions-RDS11',
@@ -85,6 +91,10 @@ export function acknowledgeCluster(cluster: rds.DatabaseCluster, opts: { backtra
       reason: 'Backtracking is not available in every AWS Region and does not combine with binary log replication, ' +
         'so it is opt-in (backtrackWindow); automated backups with point-in-time restore are always on.',
     }]),
+    ...(opts.deletionProtection ? [] : [
+      { id: 'AwsSolutions-RDS10', reason: DELETION_PROTECTION_OFF },
+      ...acrossPacks('RDSInstanceDeletionProtectionEnabled', [HIPAA, NIST], DELETION_PROTECTION_OFF),
+    ]),
   ]);
   const instanceAck = acrossPacks('RDSInBackupPlan', [HIPAA, NIST],
     'Aurora backs the cluster up continuously (backupRetention, point-in-time restore) and snapshots it on removal. ' +

@@ -1,4 +1,4 @@
-import { RemovalPolicy, aws_ec2 as ec2, aws_kms as kms, aws_logs as logs } from 'aws-cdk-lib';
+import { Fn, RemovalPolicy, aws_ec2 as ec2, aws_kms as kms, aws_logs as logs } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 
 export interface NetworkProps {
@@ -54,28 +54,68 @@ export function closedSecurityGroup(scope: Construct, id: string, vpc: ec2.IVpc,
   return new ec2.SecurityGroup(scope, id, { vpc, description, allowAllOutbound: false });
 }
 
+/** How the functions in the VPC that call Secrets Manager reach it. */
+export interface SecretsManagerAccess {
+  /** The interface endpoint they call, or none: then they leave through the subnets' egress path on 443. */
+  readonly endpoint?: ec2.IInterfaceVpcEndpoint;
+  /**
+   * The URL they must call: the endpoint's own DNS name when it is known (an
+   * endpoint of this app), otherwise the regional name, which resolves to a
+   * given endpoint only when that endpoint has private DNS on.
+   */
+  readonly url?: string;
+}
+
 /**
- * The Secrets Manager interface endpoint the rotation function calls: the one
- * given; or, for subnets without internet access, a new one that admits only
- * the rotation function; or none.
+ * How functions in these subnets reach Secrets Manager: through the endpoint
+ * given; for subnets without internet access, through a new interface
+ * endpoint; otherwise through the subnets' own egress path.
+ *
+ * A created endpoint has private DNS off: with it on, every Secrets Manager
+ * call in the VPC would resolve to an endpoint that admits only this
+ * construct's functions, and a VPC that already has such an endpoint would
+ * refuse a second one. Its callers are given the endpoint's own DNS name.
  */
-export function rotationEndpoint(
+export function secretsManagerAccess(
   scope: Construct,
   vpc: ec2.IVpc,
   vpcSubnets: ec2.SubnetSelection,
   given: ec2.IInterfaceVpcEndpoint | undefined,
-): ec2.IInterfaceVpcEndpoint | undefined {
-  if (given) return given;
+): SecretsManagerAccess {
+  if (given) return { endpoint: given, url: endpointUrl(given) };
   const subnets = vpc.selectSubnets(vpcSubnets);
-  // Isolated subnets cannot reach Secrets Manager without an endpoint.
-  if (subnets.hasPublic || !subnets.subnets.every((s) => vpc.isolatedSubnets.includes(s))) return undefined;
-  return new ec2.InterfaceVpcEndpoint(scope, 'SecretsManagerEndpoint', {
+  if (subnets.hasPublic || !subnets.subnets.every((s) => vpc.isolatedSubnets.includes(s))) return {};
+  const existing = scope.node.tryFindChild('SecretsManagerEndpoint') as ec2.InterfaceVpcEndpoint | undefined;
+  const endpoint = existing ?? new ec2.InterfaceVpcEndpoint(scope, 'SecretsManagerEndpoint', {
     vpc,
     service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
     subnets: vpcSubnets,
-    privateDnsEnabled: true,
+    privateDnsEnabled: false,
     open: false,
     securityGroups: [closedSecurityGroup(scope, 'SecretsManagerEndpointSecurityGroup', vpc,
-      'Secrets Manager endpoint: inbound only from the secret rotation function')],
+      'Secrets Manager endpoint: inbound only from the functions of this construct')],
   });
+  return { endpoint, url: endpointUrl(endpoint) };
+}
+
+/**
+ * `https://<the endpoint's regional DNS name>` for an endpoint of this app (its
+ * first DNS entry, `<hosted zone id>:<name>`), nothing for an imported one.
+ */
+function endpointUrl(endpoint: ec2.IInterfaceVpcEndpoint): string | undefined {
+  if (!(endpoint instanceof ec2.InterfaceVpcEndpoint)) return undefined;
+  return `https://${Fn.select(1, Fn.split(':', Fn.select(0, endpoint.vpcEndpointDnsEntries)))}`;
+}
+
+/**
+ * Lets `client` reach Secrets Manager on 443: into the endpoint's security
+ * group, or, without an endpoint, out of the client's security group to any
+ * address (the subnets' NAT or other egress path carries it).
+ */
+export function allowSecretsManager(access: SecretsManagerAccess, client: ec2.IConnectable, description: string): void {
+  if (access.endpoint) {
+    access.endpoint.connections.allowDefaultPortFrom(client, description);
+  } else {
+    client.connections.allowTo(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), `${description} (through the subnets' egress path)`);
+  }
 }

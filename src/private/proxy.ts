@@ -1,12 +1,35 @@
-import { Annotations, Duration, Names, Stack, Token, aws_ec2 as ec2, aws_iam as iam, aws_rds as rds, aws_secretsmanager as secretsmanager } from 'aws-cdk-lib';
+import {
+  Annotations, CfnResource, Duration, RemovalPolicy, Stack, Token,
+  aws_ec2 as ec2, aws_iam as iam, aws_kms as kms, aws_logs as logs, aws_rds as rds, aws_secretsmanager as secretsmanager,
+} from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { ServerlessLampValidationError } from './errors';
+import { rdsPhysicalName } from './names';
 import { closedSecurityGroup } from './network';
-import { validateNumber, validateProxyName, validateSeconds } from './validation';
+import { validateNumber, validateRdsIdentifier, validateSeconds } from './validation';
 import type { ProxyOptions } from '../proxy';
 
 /** The MySQL port, used by the cluster and by every proxy. */
 export const MYSQL_PORT = 3306;
+
+/**
+ * The cluster as the constructs that open its port see it (the proxies, the
+ * rotation function): the same cluster, but its `connections` name the port as
+ * the literal 3306 rather than the cluster's `Endpoint.Port` attribute, so rule
+ * packs can read the rules they create. Nothing is rewritten: rules others add
+ * through `cluster.connections` are theirs, as aws-cdk-lib makes them.
+ *
+ * The port keeps the string form aws-cdk-lib gives a port token
+ * (`{IndirectPort}`), from which the rules' construct ids, and so their logical
+ * ids, are made: a deployed stack's rules stay in place.
+ */
+export function withLiteralPort(cluster: rds.DatabaseCluster): rds.DatabaseCluster {
+  const connections = new ec2.Connections({
+    securityGroups: cluster.connections.securityGroups,
+    defaultPort: new ec2.Port({ protocol: ec2.Protocol.TCP, fromPort: MYSQL_PORT, toPort: MYSQL_PORT, stringRepresentation: '{IndirectPort}' }),
+  });
+  return Object.create(cluster, { connections: { value: connections } });
+}
 
 /** What a proxy needs from the database it fronts. */
 export interface ProxyTarget {
@@ -18,6 +41,9 @@ export interface ProxyTarget {
   readonly options: ProxyOptions;
   /** The construct id of the security group created when `options.securityGroups` is not given. */
   readonly securityGroupId: string;
+  readonly encryptionKey: kms.IKey;
+  readonly logRetention: logs.RetentionDays;
+  readonly logRemovalPolicy: RemovalPolicy;
   /** How the user spelled the options, for error messages: `proxy.` or nothing. */
   readonly propPrefix: string;
 }
@@ -45,8 +71,17 @@ export function createProxy(scope: Construct, target: ProxyTarget): CreatedProxy
       'RDS Proxy: inbound only from allowed clients, outbound only to the cluster'),
   ];
   const maxConnectionsPercent = options.maxConnectionsPercent ?? 100;
+  const dbProxyName = options.dbProxyName ?? rdsPhysicalName(scope, 'proxy');
+  // RDS Proxy writes its logs to this group, and creates it (never expiring,
+  // not encrypted with the key) unless it exists.
+  const logGroup = new logs.LogGroup(scope, 'ProxyLogs', {
+    logGroupName: `/aws/rds/proxy/${dbProxyName}`,
+    encryptionKey: target.encryptionKey,
+    retention: target.logRetention,
+    removalPolicy: target.logRemovalPolicy,
+  });
   const proxy = new rds.DatabaseProxy(scope, 'Proxy', {
-    proxyTarget: rds.ProxyTarget.fromCluster(target.cluster),
+    proxyTarget: rds.ProxyTarget.fromCluster(withLiteralPort(target.cluster)),
     // Grants the role secretsmanager:GetSecretValue/DescribeSecret on this
     // secret only, plus kms:Decrypt when the secret uses a customer key.
     secrets: [target.secret],
@@ -54,7 +89,7 @@ export function createProxy(scope: Construct, target: ProxyTarget): CreatedProxy
     vpc: target.vpc,
     vpcSubnets: target.vpcSubnets,
     securityGroups,
-    dbProxyName: options.dbProxyName ?? defaultProxyName(scope),
+    dbProxyName,
     iamAuth: true,
     requireTLS: true,
     borrowTimeout: options.borrowTimeout ?? Duration.seconds(10),
@@ -66,40 +101,8 @@ export function createProxy(scope: Construct, target: ProxyTarget): CreatedProxy
     initQuery: options.initQuery,
     debugLogging: options.debugLogging ?? false,
   });
-  pinClusterPort(scope, target.cluster);
+  (proxy.node.defaultChild as CfnResource).addDependency(logGroup.node.defaultChild as CfnResource);
   return { proxy, connections: new ec2.Connections({ securityGroups, defaultPort: ec2.Port.tcp(MYSQL_PORT) }) };
-}
-
-/**
- * DatabaseProxy opens the cluster's port to the proxy's security groups,
- * naming the port with a token (the cluster's Endpoint.Port). The port is
- * fixed (3306), so write it down: rule packs cannot check a port they
- * cannot read.
- */
-function pinClusterPort(scope: Construct, cluster: rds.DatabaseCluster): void {
-  const stack = Stack.of(scope);
-  const port = JSON.stringify(stack.resolve(cluster.clusterEndpoint.port));
-  for (const child of stack.node.findAll()) {
-    if (
-      (child instanceof ec2.CfnSecurityGroupIngress || child instanceof ec2.CfnSecurityGroupEgress) &&
-      Token.isUnresolved(child.fromPort) &&
-      JSON.stringify(stack.resolve(child.fromPort)) === port
-    ) {
-      child.fromPort = MYSQL_PORT;
-      child.toPort = MYSQL_PORT;
-    }
-  }
-}
-
-/**
- * aws-cdk-lib names a proxy after its construct id ("Proxy") unless told
- * otherwise, so two stacks in one account and region would collide. Derive a
- * name from the construct path that satisfies the proxy naming rules.
- */
-function defaultProxyName(scope: Construct): string {
-  const unique = Names.uniqueResourceName(scope, { maxLength: 54, separator: '-', allowedSpecialCharacters: '-' });
-  const cleaned = `${unique}-proxy`.toLowerCase().replace(/[^a-z0-9-]/g, '').replace(/-+/g, '-').replace(/^[^a-z]+/, '');
-  return cleaned.slice(0, 63).replace(/-+$/, '');
 }
 
 /** Validation of the pool options of any proxy; warnings go on `scope`. */
@@ -116,7 +119,7 @@ function validateProxyPool(scope: Construct, options: ProxyOptions, prefix: stri
   }
   validateSeconds(`${prefix}borrowTimeout`, options.borrowTimeout, 0, 300);
   validateSeconds(`${prefix}idleClientTimeout`, options.idleClientTimeout, 1, 28800);
-  validateProxyName(`${prefix}dbProxyName`, options.dbProxyName);
+  validateRdsIdentifier(`${prefix}dbProxyName`, options.dbProxyName);
   if (options.debugLogging) {
     Annotations.of(scope).addWarningV2(
       'serverless-lamp:debug-logging',

@@ -107,11 +107,13 @@ export function validateUsername(prop: string, value: string | undefined): void 
 }
 
 /**
- * Validates an RDS Proxy name: 1 to 63 letters, digits or hyphens, starting
- * with a letter, not ending with a hyphen, without two consecutive hyphens.
+ * Validates an RDS Proxy name or a cluster identifier: 1 to 63 letters, digits
+ * or hyphens, starting with a letter, not ending with a hyphen, without two
+ * consecutive hyphens.
  * @see https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBProxy.html
+ * @see https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html
  */
-export function validateProxyName(prop: string, value: string | undefined): void {
+export function validateRdsIdentifier(prop: string, value: string | undefined): void {
   if (value === undefined || Token.isUnresolved(value)) return;
   const ok = /^[A-Za-z][A-Za-z0-9-]{0,62}$/.test(value) && !value.endsWith('-') && !value.includes('--');
   if (!ok) {
@@ -121,6 +123,12 @@ export function validateProxyName(prop: string, value: string | undefined): void
     );
   }
 }
+
+/**
+ * The log types Aurora MySQL exports to CloudWatch Logs.
+ * @see https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Integrating.CloudWatch.html
+ */
+const LOG_EXPORT_TYPES = ['audit', 'error', 'general', 'slowquery', 'iam-db-auth-error'];
 
 /** Whether a duration can be checked now (it is set and not a token). */
 function known(d: Duration | undefined): d is Duration {
@@ -166,6 +174,11 @@ const DATABASE_RULES: Array<(p: ServerlessLampDatabaseProps) => string | undefin
     if (tls === undefined || Token.isUnresolved(tls) || ['ON', '1'].includes(tls.toUpperCase())) return undefined;
     return `clusterParameters.require_secure_transport ('${tls}') must be 'ON': this construct always requires TLS`;
   },
+  (p) => {
+    const unknown = (p.cloudwatchLogsExports ?? []).filter((t) => !Token.isUnresolved(t) && !LOG_EXPORT_TYPES.includes(t));
+    if (unknown.length === 0) return undefined;
+    return `cloudwatchLogsExports (${unknown.map((t) => `'${t}'`).join(', ')}) must name Aurora MySQL log types: ${LOG_EXPORT_TYPES.join(', ')}`;
+  },
   (p) => p.removalPolicy === RemovalPolicy.DESTROY && p.deletionProtection === true
     ? 'Either set removalPolicy to RemovalPolicy.DESTROY or deletionProtection to true, but not both: ' +
       'a protected cluster cannot be destroyed with its stack'
@@ -189,6 +202,7 @@ export function validateDatabaseProps(scope: IConstruct, p: ServerlessLampDataba
   if (known(p.backtrackWindow)) validateSeconds('backtrackWindow', p.backtrackWindow, 0, 72 * 3600);
   validateDatabaseName('defaultDatabaseName', p.defaultDatabaseName);
   validateUsername('masterUsername', p.masterUsername);
+  validateRdsIdentifier('clusterIdentifier', p.clusterIdentifier);
   for (const rule of DATABASE_RULES) {
     const message = rule(p);
     if (message) throw new ServerlessLampValidationError(message);

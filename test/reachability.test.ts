@@ -1,0 +1,237 @@
+/*
+ * Off the default path: for every VPC, key and removal choice, what AWS will do.
+ *
+ * Each stack of the matrix is read by the network reachability model
+ * (support/reachability.ts): every function the construct deploys reaches what
+ * it calls (the proxy or the cluster on 3306, Secrets Manager on 443) and
+ * nothing else; no interface endpoint takes over a service's DNS twice in one
+ * VPC; with RETAIN, nothing the retained cluster uses is deleted. Each stack
+ * also passes the rule packs (cdk-nag 3 and 2, on the construct's resources)
+ * and the CloudFormation validator.
+ */
+import { Annotations, App, RemovalPolicy, Stack, aws_ec2 as ec2, aws_kms as kms } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { ServerlessLampDatabase, ServerlessLampDatabaseProps } from '../src';
+import { releaseValidator, unexpected, validateStack } from './support/cfn-validate';
+import { findings2, findings3 } from './support/nag';
+import { NetworkModel } from './support/reachability';
+import { retainedButDeleted } from './support/removal';
+
+interface Case {
+  readonly name: string;
+  /** The VPC of the user, if any, and the props. */
+  readonly build: (stack: Stack) => ServerlessLampDatabaseProps;
+  /** How the rotation function reaches Secrets Manager: `endpoint`, `nat`, or none (rotation off). */
+  readonly secretsManager?: 'endpoint' | 'nat';
+}
+
+const isolated = (stack: Stack) => new ec2.Vpc(stack, 'Vpc', {
+  maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'Data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }],
+});
+
+const CASES: Case[] = [
+  { name: 'the created VPC (defaults)', build: () => ({}), secretsManager: 'endpoint' },
+  { name: 'your VPC, isolated subnets only', build: (s) => ({ vpc: isolated(s) }), secretsManager: 'endpoint' },
+  {
+    name: 'your VPC, private subnets behind NAT',
+    build: (s) => ({
+      vpc: new ec2.Vpc(s, 'Vpc', {
+        maxAzs: 2,
+        natGateways: 1,
+        subnetConfiguration: [
+          { name: 'Public', subnetType: ec2.SubnetType.PUBLIC },
+          { name: 'App', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+        ],
+      }),
+    }),
+    secretsManager: 'nat',
+  },
+  {
+    name: 'your VPC, public, private and isolated subnets',
+    build: (s) => ({
+      vpc: new ec2.Vpc(s, 'Vpc', {
+        maxAzs: 2,
+        natGateways: 1,
+        subnetConfiguration: [
+          { name: 'Public', subnetType: ec2.SubnetType.PUBLIC },
+          { name: 'App', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+          { name: 'Data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+        ],
+      }),
+    }),
+    secretsManager: 'endpoint',
+  },
+  {
+    name: 'your VPC with private subnets behind NAT, the construct in them explicitly',
+    build: (s) => ({
+      vpc: new ec2.Vpc(s, 'Vpc', {
+        maxAzs: 2,
+        natGateways: 2,
+        subnetConfiguration: [
+          { name: 'Public', subnetType: ec2.SubnetType.PUBLIC },
+          { name: 'App', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+          { name: 'Data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+        ],
+      }),
+      vpcSubnets: { subnetGroupName: 'App' },
+    }),
+    secretsManager: 'nat',
+  },
+  {
+    name: 'a VPC that already has a Secrets Manager endpoint with private DNS',
+    build: (s) => {
+      const vpc = isolated(s);
+      vpc.addInterfaceEndpoint('SharedSecretsManager', { service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER });
+      return { vpc };
+    },
+    secretsManager: 'endpoint',
+  },
+  { name: 'rotation off', build: () => ({ secretRotation: false }) },
+  { name: 'a supplied key', build: (s) => ({ encryptionKey: new kms.Key(s, 'Key', { enableKeyRotation: true }) }), secretsManager: 'endpoint' },
+  { name: 'removalPolicy RETAIN', build: () => ({ removalPolicy: RemovalPolicy.RETAIN }), secretsManager: 'endpoint' },
+  {
+    name: 'removalPolicy DESTROY',
+    build: (s) => {
+      // The user's explicit choice, acknowledged where it is made.
+      Annotations.of(s).acknowledgeWarning('serverless-lamp:removal-policy-destroy', 'A test stack: its data is disposable');
+      return { removalPolicy: RemovalPolicy.DESTROY };
+    },
+    secretsManager: 'endpoint',
+  },
+];
+
+function synth(c: Case): { stack: Stack; template: any } {
+  const stack = new Stack(new App(), 'Matrix');
+  new ServerlessLampDatabase(stack, 'Db', c.build(stack));
+  return { stack, template: Template.fromStack(stack).toJSON() };
+}
+
+/** Findings on the construct's own resources (the user's VPC, key and endpoint are theirs). */
+const constructOwn = (findings: string[]) => findings.filter((f) => f.includes('/Db/') || f.includes('Matrix/Db'));
+
+const logicalId = (template: any, type: string, prefix: string) => {
+  const ids = Object.keys(template.Resources).filter((id) => template.Resources[id].Type === type && id.startsWith(prefix));
+  expect(ids).toHaveLength(1);
+  return ids[0];
+};
+
+afterAll(() => releaseValidator());
+
+describe.each(CASES)('$name', (c) => {
+  const { stack, template } = synth(c);
+  const model = new NetworkModel(template);
+  const proxy = logicalId(template, 'AWS::RDS::DBProxy', 'DbProxy');
+  const cluster = logicalId(template, 'AWS::RDS::DBCluster', 'DbCluster');
+  const sg = (prefix: string) => logicalId(template, 'AWS::EC2::SecurityGroup', prefix);
+
+  test('the handler reaches the proxy on 3306, and nothing else', () => {
+    const handler = model.workload('DbHandler');
+    expect(model.canReach(handler, proxy)).toBe(true);
+    expect(model.canReach(handler, cluster)).toBe(false);
+    expect(model.egress(handler)).toEqual([`group ${sg('DbProxySecurityGroup')}:tcp/3306-3306`]);
+    expect(model.secretsManager(handler).reachable).toBe(false);
+  });
+
+  test('the proxy reaches the cluster on 3306, and nothing else', () => {
+    const p = model.workload('DbProxy');
+    expect(model.canReach(p, cluster)).toBe(true);
+    expect(model.egress(p)).toEqual([`group ${sg('DbClusterSecurityGroup')}:tcp/3306-3306`]);
+  });
+
+  if (c.secretsManager) {
+    test(`the rotation function reaches the cluster on 3306 and Secrets Manager on 443 (${c.secretsManager}), and nothing else`, () => {
+      const rotation = model.workload('DbClusterRotationSingleUser');
+      expect(model.canReach(rotation, cluster)).toBe(true);
+      expect(model.canReach(rotation, proxy)).toBe(false);
+      const path = model.secretsManager(rotation);
+      expect(path).toEqual({ reachable: true, via: expect.stringMatching(c.secretsManager === 'nat' ? /^nat / : /^endpoint DbSecretsManagerEndpoint/) });
+      expect(model.egress(rotation)).toEqual([
+        c.secretsManager === 'nat' ? 'cidr 0.0.0.0/0:tcp/443-443' : `group ${sg('DbSecretsManagerEndpointSecurityGroup')}:tcp/443-443`,
+        `group ${sg('DbClusterSecurityGroup')}:tcp/3306-3306`,
+      ].sort());
+    });
+  } else {
+    test('there is no rotation function, and no endpoint', () => {
+      expect(model.workloads().map((w) => w.kind).sort()).toEqual(['function', 'proxy']);
+      expect(Object.values(template.Resources).filter((r: any) => r.Type === 'AWS::EC2::VPCEndpoint')).toEqual([]);
+    });
+  }
+
+  test('no endpoint takes over a service\'s private DNS twice in the VPC', () => {
+    expect(model.privateDnsConflicts()).toEqual([]);
+  });
+
+  test('nothing a retained resource uses is deleted with the stack', () => {
+    expect(retainedButDeleted(template)).toEqual([]);
+  });
+
+  test('the rule packs find nothing on the construct\'s resources (cdk-nag 3 and 2)', () => {
+    expect(constructOwn(findings3(stack))).toEqual([]);
+    const again = synth(c).stack; // cdk-nag 2 adds aspects to the stack it checks
+    expect(constructOwn(findings2(again))).toEqual([]);
+  }, 60_000);
+
+  test('the CloudFormation validator finds nothing', () => {
+    expect(unexpected(validateStack(stack))).toEqual([]);
+  }, 30_000);
+});
+
+describe('the model can fail', () => {
+  const nat = synth(CASES.find((c) => c.secretsManager === 'nat')!).template;
+
+  test('it reports the rotation function cut off from Secrets Manager when its egress on 443 is missing (the NAT defect)', () => {
+    const broken = JSON.parse(JSON.stringify(nat));
+    const rotationSg = Object.keys(broken.Resources).find((id) => id.startsWith('DbRotationSecurityGroup') && broken.Resources[id].Type === 'AWS::EC2::SecurityGroup')!;
+    // What the construct did before: the rotation group's only egress led to the cluster.
+    broken.Resources[rotationSg].Properties.SecurityGroupEgress = broken.Resources[rotationSg].Properties.SecurityGroupEgress
+      .filter((r: any) => r.CidrIp !== '0.0.0.0/0');
+    expect(new NetworkModel(nat).secretsManager(new NetworkModel(nat).workload('DbClusterRotationSingleUser')).reachable).toBe(true);
+    const model = new NetworkModel(broken);
+    expect(model.secretsManager(model.workload('DbClusterRotationSingleUser'))).toEqual({
+      reachable: false,
+      why: 'its security groups allow no egress to the internet on 443',
+    });
+  });
+
+  test('it reports a subnet without a route to a NAT gateway', () => {
+    const broken = JSON.parse(JSON.stringify(nat));
+    for (const [id, r] of Object.entries<any>(broken.Resources)) {
+      if (r.Type === 'AWS::EC2::Route' && r.Properties.NatGatewayId) delete broken.Resources[id];
+    }
+    const model = new NetworkModel(broken);
+    expect(model.secretsManager(model.workload('DbClusterRotationSingleUser')).why).toMatch(/not every subnet routes to a NAT gateway/);
+  });
+
+  test('it reports a function the target\'s security group does not admit', () => {
+    const defaults = synth(CASES[0]).template;
+    const broken = JSON.parse(JSON.stringify(defaults));
+    for (const [id, r] of Object.entries<any>(broken.Resources)) {
+      if (r.Type === 'AWS::EC2::SecurityGroupIngress' && JSON.stringify(r.Properties.SourceSecurityGroupId).includes('DbHandlerSecurityGroup')) {
+        delete broken.Resources[id];
+      }
+    }
+    const model = new NetworkModel(broken);
+    expect(model.canReach(model.workload('DbHandler'), logicalId(broken, 'AWS::RDS::DBProxy', 'DbProxy'))).toBe(false);
+    expect(new NetworkModel(defaults).canReach(new NetworkModel(defaults).workload('DbHandler'), logicalId(defaults, 'AWS::RDS::DBProxy', 'DbProxy'))).toBe(true);
+  });
+
+  test('it reports two endpoints with private DNS for one service in one VPC (the DNS defect)', () => {
+    const shared = synth(CASES.find((c) => c.name.startsWith('a VPC that already'))!).template;
+    const broken = JSON.parse(JSON.stringify(shared));
+    // What the construct did before: its own endpoint had private DNS on too.
+    broken.Resources[logicalId(broken, 'AWS::EC2::VPCEndpoint', 'DbSecretsManagerEndpoint')].Properties.PrivateDnsEnabled = true;
+    expect(new NetworkModel(broken).privateDnsConflicts()).toHaveLength(1);
+  });
+
+  test('it reports a retained resource whose dependencies are deleted (the RETAIN defect)', () => {
+    const retain = synth(CASES.find((c) => c.name === 'removalPolicy RETAIN')!).template;
+    const broken = JSON.parse(JSON.stringify(retain));
+    for (const r of Object.values<any>(broken.Resources)) {
+      if (r.Type === 'AWS::SecretsManager::Secret') r.DeletionPolicy = 'Delete';
+    }
+    expect(retainedButDeleted(broken)).toEqual([
+      expect.stringMatching(/^DbCluster[0-9A-F]+ uses .*Secret.* \(AWS::SecretsManager::Secret\)$/),
+      expect.stringMatching(/^DbClusterWriter[0-9A-F]+ uses .*Secret.* \(AWS::SecretsManager::Secret\)$/),
+    ]);
+  });
+});
