@@ -610,13 +610,13 @@ export const FAKE_REGION = 'us-east-1';
  * trusts Node's default store only; tests hand it the test CA through
  * `trustCaForTests()`, child processes through NODE_EXTRA_CA_CERTS.
  */
-export function handlerEnvironment(server: MariaDbServer, host: string = server.host): Record<string, string> {
+export function handlerEnvironment(server: MariaDbServer): Record<string, string> {
   return {
     AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
     AWS_SESSION_TOKEN: FAKE_CREDENTIALS.sessionToken,
     AWS_REGION: FAKE_REGION,
-    DB_HOST: host,
+    DB_HOST: server.host,
     DB_PORT: String(server.port),
     DB_USER: server.user,
     DB_NAME: server.database,
