@@ -15,19 +15,31 @@
  *   side prepared statements pin the proxy session to one database connection.
  * - Connect and query timeouts are derived from the invocation's remaining time,
  *   so the function answers with an error before Lambda stops it.
+ * - A failure is answered as `{ ok: false }` (the invocation itself succeeds),
+ *   so it also writes one CloudWatch embedded-metric-format line: the failures
+ *   show as a metric, per error code, without an extra network call.
  * - Logs are JSON lines and never contain the token.
+ * - The warm path is mysql2's callback API under one promise of our own, and
+ *   the query timeout is one watchdog timer per execution environment rather
+ *   than one timer per query (see `showTables`): measured, mysql2's promise
+ *   wrapper and its per-query timer were most of what a warm invocation cost
+ *   over a bare query.
  */
-import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { Signer } from '@aws-sdk/rds-signer';
-import { createConnection } from 'mysql2/promise';
-import type { Connection, ConnectionOptions } from 'mysql2/promise';
+import { createConnection } from 'mysql2';
+import type { Connection, ConnectionOptions } from 'mysql2';
 
 /** Stable error codes returned by the handler. */
 export type QueryErrorCode =
   | 'CONFIGURATION_ERROR'
   | 'ACCESS_DENIED'
+  | 'DATABASE_ACCESS_DENIED'
+  | 'UNKNOWN_DATABASE'
   | 'PROXY_BORROW_TIMEOUT'
+  | 'AUTH_RATE_LIMITED'
   | 'TOO_MANY_CONNECTIONS'
+  | 'PROXY_UNKNOWN_ERROR'
   | 'TLS_REQUIRED'
   | 'TLS_VERIFICATION_FAILED'
   | 'DATABASE_UNREACHABLE'
@@ -69,12 +81,12 @@ export interface HandlerConfig {
   readonly user: string;
   readonly database: string;
   readonly region: string;
-  /** PEM bundle to trust instead of Node's default store (private CAs, tests). */
-  readonly ca?: string;
   /** Upper bound of the connect timeout, in milliseconds. */
   readonly connectTimeoutMs: number;
   /** Upper bound of the query timeout, in milliseconds. */
   readonly queryTimeoutMs: number;
+  /** The `FunctionName` dimension of the failure metric. */
+  readonly functionName: string;
 }
 
 /** Tokens are valid for 15 minutes; refresh this long before that. */
@@ -82,6 +94,29 @@ export const TOKEN_VALIDITY_MS = 15 * 60 * 1000;
 export const TOKEN_REFRESH_MARGIN_MS = 3 * 60 * 1000;
 /** Time kept back from the invocation's remaining time to build the answer. */
 const SAFETY_MARGIN_MS = 1000;
+
+/*
+ * The failure metric, written in CloudWatch embedded metric format (EMF).
+ * Exported so that tests can check the construct alarms on the same names.
+ */
+/** CloudWatch namespace of the handler's own metrics. */
+export const METRIC_NAMESPACE = 'ServerlessLampDatabase';
+/** Count of invocations answered with `{ ok: false }` (value 1 per failure). */
+export const QUERY_FAILURES_METRIC = 'QueryFailures';
+/** Dimension: the Lambda function's name. */
+export const FUNCTION_NAME_DIMENSION = 'FunctionName';
+/** Dimension: the answer's `error.code`. */
+export const ERROR_CODE_DIMENSION = 'ErrorCode';
+/** The dimension sets the failure metric is published under. */
+export const QUERY_FAILURES_DIMENSIONS: ReadonlyArray<ReadonlyArray<string>> = [
+  [FUNCTION_NAME_DIMENSION],
+  [FUNCTION_NAME_DIMENSION, ERROR_CODE_DIMENSION],
+];
+/**
+ * `FunctionName` when AWS_LAMBDA_FUNCTION_NAME is unset: outside Lambda only
+ * (tests, local runs); Lambda always sets it.
+ */
+export const FUNCTION_NAME_OUTSIDE_LAMBDA = 'local';
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): HandlerConfig {
   const missing = ['DB_HOST', 'DB_USER', 'DB_NAME', 'AWS_REGION'].filter((name) => !env[name]);
@@ -98,9 +133,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): HandlerConfig 
     user: env.DB_USER!,
     database: env.DB_NAME!,
     region: env.AWS_REGION!,
-    ca: env.DB_CA_BUNDLE_FILE ? readFileSync(env.DB_CA_BUNDLE_FILE, 'utf8') : undefined,
     connectTimeoutMs: positiveInt(env.DB_CONNECT_TIMEOUT_MS, 5000, 'DB_CONNECT_TIMEOUT_MS'),
     queryTimeoutMs: positiveInt(env.DB_QUERY_TIMEOUT_MS, 30000, 'DB_QUERY_TIMEOUT_MS'),
+    functionName: env.AWS_LAMBDA_FUNCTION_NAME || FUNCTION_NAME_OUTSIDE_LAMBDA,
   };
 }
 
@@ -115,6 +150,11 @@ function positiveInt(value: string | undefined, fallback: number, name: string):
 
 class ConfigError extends Error {}
 
+/** A query that outlived its timeout (the invocation's remaining time, or DB_QUERY_TIMEOUT_MS). */
+class QueryTimeoutError extends Error {
+  readonly code = 'QUERY_TIMEOUT';
+}
+
 /* ------------------------------------------------------------------------ */
 /* Module-scope state: survives between invocations of a warm environment.   */
 /* ------------------------------------------------------------------------ */
@@ -123,6 +163,8 @@ let config: HandlerConfig | undefined;
 let signer: Signer | undefined;
 let cachedToken: { value: string; refreshAt: number } | undefined;
 let connection: Connection | undefined;
+/** PEM to trust instead of Node's default store; set by tests only (see `trustCaForTests`). */
+let testCa: string | undefined;
 
 /** Counters for tests and logs; they describe this execution environment. */
 export const stats = { tokensMinted: 0, connectionsOpened: 0, retries: 0 };
@@ -134,12 +176,36 @@ export async function resetForTests(): Promise<void> {
   config = undefined;
   signer = undefined;
   cachedToken = undefined;
+  testCa = undefined;
   stats.tokensMinted = 0;
   stats.connectionsOpened = 0;
   stats.retries = 0;
+  inFlight = undefined;
+  if (watchdog !== undefined) {
+    clearTimeout(watchdog);
+    watchdog = undefined;
+  }
   if (c) {
     c.destroy();
   }
+}
+
+/**
+ * Tests and benchmarks only: trust `pem` instead of Node's default store for
+ * connections opened from now on (their MariaDB stand-in has its own CA).
+ *
+ * Deliberately not an environment variable: in Lambda the proxy's certificates
+ * chain to the Amazon roots in Node's default store, and replacing that store
+ * (with the RDS CA bundle, say) breaks proxy connections. An extra CA, if ever
+ * needed, belongs in Node's own NODE_EXTRA_CA_CERTS, which adds to the store.
+ */
+export function trustCaForTests(pem: string | undefined): void {
+  testCa = pem;
+}
+
+/** The open connection of this execution environment, if any (benchmarks compare bare queries on it). */
+export function currentConnection(): Connection | undefined {
+  return connection;
 }
 
 function log(level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown> = {}): void {
@@ -148,6 +214,41 @@ function log(level: 'info' | 'warn' | 'error', message: string, fields: Record<s
   if (level === 'error') console.error(line);
   else if (level === 'warn') console.warn(line);
   else console.log(line);
+}
+
+/**
+ * One failure, as a CloudWatch embedded-metric-format document
+ * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html):
+ * `_aws.Timestamp` (ms since the epoch) and `_aws.CloudWatchMetrics` (namespace,
+ * dimension sets, metric definitions) name members of the root object, which
+ * holds the dimension values and the metric value. It carries the code only,
+ * never the error message, so it cannot carry a token either.
+ */
+export function failureMetricLine(code: QueryErrorCode, functionName: string, timestamp: number, requestId?: string): string {
+  return JSON.stringify({
+    _aws: {
+      Timestamp: timestamp,
+      CloudWatchMetrics: [
+        {
+          Namespace: METRIC_NAMESPACE,
+          Dimensions: QUERY_FAILURES_DIMENSIONS,
+          Metrics: [{ Name: QUERY_FAILURES_METRIC, Unit: 'Count' }],
+        },
+      ],
+    },
+    [FUNCTION_NAME_DIMENSION]: functionName,
+    [ERROR_CODE_DIMENSION]: code,
+    [QUERY_FAILURES_METRIC]: 1,
+    ...(requestId ? { requestId } : {}),
+  });
+}
+
+function writeFailureMetric(code: QueryErrorCode, requestId: string | undefined): void {
+  const functionName = config?.functionName ?? (process.env.AWS_LAMBDA_FUNCTION_NAME || FUNCTION_NAME_OUTSIDE_LAMBDA);
+  // Straight to stdout, not console.log: the Lambda runtime prefixes console
+  // lines (text log format) or wraps them in its own JSON (JSON log format);
+  // a raw line is a valid EMF document either way.
+  process.stdout.write(failureMetricLine(code, functionName, Date.now(), requestId) + '\n');
 }
 
 async function authToken(cfg: HandlerConfig): Promise<string> {
@@ -179,17 +280,32 @@ async function openConnection(cfg: HandlerConfig, remainingMs: number): Promise<
       rejectUnauthorized: true,
       verifyIdentity: true,
       minVersion: 'TLSv1.2',
-      ...(cfg.ca ? { ca: cfg.ca } : {}),
+      ...(testCa ? { ca: testCa } : {}),
     },
   };
-  const conn = await createConnection(options);
-  stats.connectionsOpened++;
-  // An idle connection can be closed by the server while the environment is
-  // frozen. Without a listener that error would crash the process.
-  conn.on('error', (err: Error & { code?: string }) => {
-    log('warn', 'connection error while idle', { code: err.code });
-    if (connection === conn) connection = undefined;
+  const conn = await new Promise<Connection>((resolve, reject) => {
+    const c = createConnection(options);
+    let connected = false;
+    // One listener for the connection's whole life: an 'error' event without
+    // a listener would crash the process. Before the handshake completes it
+    // fails the connect; afterwards the connection died while idle (the server
+    // may close it while the environment is frozen): forget it, the next
+    // invocation opens a new one.
+    c.on('error', (err: Error & { code?: string }) => {
+      if (!connected) {
+        reject(err);
+        return;
+      }
+      if (connection !== c) return; // already dropped
+      connection = undefined;
+      log('warn', 'connection error while idle', { code: err.code });
+    });
+    c.once('connect', () => {
+      connected = true;
+      resolve(c);
+    });
   });
+  stats.connectionsOpened++;
   log('info', 'connection opened', { host: cfg.host, port: cfg.port, user: cfg.user, database: cfg.database });
   return conn;
 }
@@ -204,29 +320,113 @@ export function isStaleConnectionError(err: unknown): boolean {
   return false;
 }
 
-async function showTables(conn: Connection, timeoutMs: number): Promise<string[]> {
-  // Text protocol: no server-side prepared statement, so no session pinning.
-  const [rows] = await conn.query({ sql: 'SHOW TABLES', rowsAsArray: true, timeout: timeoutMs });
-  return (rows as unknown[][]).map((row) => String(row[0]));
+/*
+ * The query timeout. mysql2's per-query `timeout` arms and clears a timer for
+ * every query; here one watchdog timer serves every query of the execution
+ * environment: a query records its deadline, and the watchdog, armed for the
+ * earliest deadline it has been asked for, fails the query in flight if its
+ * deadline has passed, or re-arms itself for it. In steady state a query costs
+ * one clock read, and the watchdog fires about once per timeout period.
+ * Deadlines use the monotonic clock (immune to wall-clock steps).
+ */
+let inFlight: { readonly deadline: number; readonly fail: (err: Error) => void } | undefined;
+let watchdog: ReturnType<typeof setTimeout> | undefined;
+let watchdogAt = 0;
+
+function armWatchdog(deadline: number): void {
+  if (watchdog !== undefined) {
+    if (watchdogAt <= deadline) return; // it fires in time, and re-arms if need be
+    clearTimeout(watchdog);
+  }
+  watchdogAt = deadline;
+  watchdog = setTimeout(onWatchdog, Math.max(1, Math.ceil(deadline - performance.now())));
+  // A hung query keeps the process alive through its socket; the watchdog
+  // alone must not (tests, local runs).
+  watchdog.unref();
 }
+
+function onWatchdog(): void {
+  watchdog = undefined;
+  const query = inFlight;
+  if (query === undefined) return;
+  if (performance.now() >= query.deadline) {
+    inFlight = undefined;
+    query.fail(new QueryTimeoutError('the query did not answer within the invocation\'s remaining time'));
+  } else {
+    armWatchdog(query.deadline);
+  }
+}
+
+/** Text protocol: no server-side prepared statement, so no session pinning. */
+const SHOW_TABLES = { sql: 'SHOW TABLES', rowsAsArray: true } as const;
+
+function showTables(conn: Connection, timeoutMs: number): Promise<string[]> {
+  return new Promise<string[]>((resolve, reject) => {
+    let settled = false;
+    const query = {
+      deadline: performance.now() + timeoutMs,
+      fail: (err: Error) => {
+        if (settled) return;
+        settled = true;
+        reject(err);
+      },
+    };
+    inFlight = query;
+    armWatchdog(query.deadline);
+    conn.query(SHOW_TABLES, (err: Error | null, rows: unknown) => {
+      if (inFlight === query) inFlight = undefined;
+      if (settled) return; // timed out already: the connection is being dropped
+      settled = true;
+      if (err) {
+        reject(err);
+        return;
+      }
+      const list = rows as unknown[][];
+      const tables = new Array<string>(list.length);
+      for (let i = 0; i < list.length; i++) tables[i] = String(list[i][0]);
+      resolve(tables);
+    });
+  });
+}
+
+/*
+ * Error numbers and messages, as RDS Proxy documents them for MySQL clients
+ * ("Troubleshooting for RDS Proxy", Amazon RDS and Aurora user guides, table
+ * "You might encounter the following issues while connecting to a MySQL
+ * proxy"):
+ *   1040 "Connections rate limit exceeded (limit_value)"
+ *   1040 "IAM authentication rate limit exceeded"
+ *   1040 "Number simultaneous connections exceeded (limit_value)"
+ *   1045 "Access denied for user 'DB_USER'@'%' (using password: YES)"
+ *   1105 "Unknown error" (documented only as "An unknown error occurred")
+ *   3159 "This RDS Proxy requires TLS connections."
+ *   9501 "Timed-out waiting to acquire database connection"
+ * 1044 (ER_DBACCESS_DENIED_ERROR, "Access denied for user ... to database
+ * ...") and 1049 (ER_BAD_DB_ERROR, "Unknown database ...") are MySQL's own
+ * answers to a default database the user may not use or that does not exist;
+ * the proxy page does not list them.
+ */
+const BY_ERRNO: ReadonlyMap<number, QueryErrorCode> = new Map<number, QueryErrorCode>([
+  [1045, 'ACCESS_DENIED'],
+  [1044, 'DATABASE_ACCESS_DENIED'],
+  [1049, 'UNKNOWN_DATABASE'],
+  [9501, 'PROXY_BORROW_TIMEOUT'],
+  [1040, 'TOO_MANY_CONNECTIONS'],
+  [1105, 'PROXY_UNKNOWN_ERROR'],
+  [3159, 'TLS_REQUIRED'],
+]);
 
 /** Map an error to a stable code and a message safe to return and log. */
 export function classifyError(err: unknown): { code: QueryErrorCode; message: string } {
   const e = err as { code?: string; errno?: number; message?: string };
   const message = String(e?.message ?? err);
   if (err instanceof ConfigError) return { code: 'CONFIGURATION_ERROR', message };
-  switch (e?.errno) {
-    case 1045:
-      return { code: 'ACCESS_DENIED', message };
-    case 9501:
-      return { code: 'PROXY_BORROW_TIMEOUT', message };
-    case 1040:
-      return { code: 'TOO_MANY_CONNECTIONS', message };
-    case 3159:
-      return { code: 'TLS_REQUIRED', message };
-    default:
-      break;
+  if (err instanceof QueryTimeoutError) return { code: 'QUERY_TIMEOUT', message };
+  const byErrno = typeof e?.errno === 'number' ? BY_ERRNO.get(e.errno) : undefined;
+  if (byErrno === 'TOO_MANY_CONNECTIONS' && /IAM authentication rate limit/i.test(message)) {
+    return { code: 'AUTH_RATE_LIMITED', message };
   }
+  if (byErrno) return { code: byErrno, message };
   if (/Connections using insecure transport are prohibited|requires TLS|require_secure_transport/i.test(message)) {
     return { code: 'TLS_REQUIRED', message };
   }
@@ -248,36 +448,42 @@ export function classifyError(err: unknown): { code: QueryErrorCode; message: st
   return { code: 'INTERNAL_ERROR', message };
 }
 
+/** Milliseconds left before `deadline` (monotonic clock), at least 1. */
+function remaining(deadline: number): number {
+  return Math.max(1, deadline - performance.now());
+}
+
+/** One try: the environment's connection (opened if need be), then the query. */
+async function attempt(cfg: HandlerConfig, deadline: number): Promise<QuerySuccess> {
+  const conn = connection ?? (connection = await openConnection(cfg, remaining(deadline)));
+  const tables = await showTables(conn, Math.min(cfg.queryTimeoutMs, remaining(deadline)));
+  return { ok: true, database: cfg.database, tables };
+}
+
 /**
  * Lambda entry point: returns the names of the tables of the configured
  * database, or a `{ ok: false, error: { code, message } }` answer.
  */
 export async function handler(_event: unknown = {}, context: InvocationContext = {}): Promise<QueryResponse> {
-  const deadline = Date.now() + (context.getRemainingTimeInMillis?.() ?? 60_000) - SAFETY_MARGIN_MS;
-  const remaining = () => Math.max(1, deadline - Date.now());
+  const deadline = performance.now() + (context.getRemainingTimeInMillis?.() ?? 60_000) - SAFETY_MARGIN_MS;
   try {
-    config ??= readConfig();
-    const cfg = config;
-    const attempt = async (): Promise<QueryResponse> => {
-      connection ??= await openConnection(cfg, remaining());
-      const tables = await showTables(connection, Math.min(cfg.queryTimeoutMs, remaining()));
-      return { ok: true, database: cfg.database, tables };
-    };
+    const cfg = (config ??= readConfig());
     const reused = connection !== undefined;
     try {
-      return await attempt();
+      return await attempt(cfg, deadline);
     } catch (err) {
       dropConnection();
       if (!reused || !isStaleConnectionError(err)) throw err;
       // The connection died while frozen: one retry, on a fresh connection.
       stats.retries++;
       log('warn', 'stale connection, retrying once', { code: (err as { code?: string }).code });
-      return await attempt();
+      return await attempt(cfg, deadline);
     }
   } catch (err) {
     dropConnection();
     const error = classifyError(err);
     log('error', 'query failed', { code: error.code, detail: error.message, requestId: context.awsRequestId });
+    writeFailureMetric(error.code, context.awsRequestId);
     return { ok: false, error };
   }
 }

@@ -16,7 +16,7 @@
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,7 +138,20 @@ interface Tls {
   readonly caFile: string;
   readonly caPem: string;
   readonly strangerCaFile: string;
+  readonly strangerCaPem: string;
 }
+
+/**
+ * The server certificates, both signed by the server's CA:
+ * - `default`: `localhost`, `${SERVER_DNS_NAME}` and 127.0.0.1;
+ * - `otherHost`: `${OTHER_HOST_DNS_NAME}` only, a name the handler never connects to.
+ */
+export type ServerCertificate = 'default' | 'otherHost';
+
+/** A DNS name in the default server certificate (a test resolves it to loopback). */
+export const SERVER_DNS_NAME = 'db.lamp.test';
+/** The only name in the `otherHost` certificate. */
+export const OTHER_HOST_DNS_NAME = 'elsewhere.lamp.test';
 
 /** One running (or stopped) MariaDB server with its temporary directory. */
 export class MariaDbServer {
@@ -165,7 +178,7 @@ export class MariaDbServer {
     return server;
   }
 
-  /** `localhost`: the name in the server certificate (SAN also has 127.0.0.1). */
+  /** `localhost`: a name in the default server certificate (see `ServerCertificate`). */
   readonly host = 'localhost';
   readonly database: string;
   readonly user: string;
@@ -176,6 +189,8 @@ export class MariaDbServer {
   private exited?: Promise<void>;
   private admin?: Connection;
   private currentToken: string;
+  private currentCertificate: ServerCertificate = 'default';
+  private frozen = false;
 
   private constructor(
     private readonly bin: MariaDbBinaries,
@@ -203,6 +218,15 @@ export class MariaDbServer {
   /** PEM file of another CA, which did not sign the server certificate. */
   get strangerCaFile(): string {
     return this.tls!.strangerCaFile;
+  }
+
+  get strangerCaPem(): string {
+    return this.tls!.strangerCaPem;
+  }
+
+  /** The certificate the server presents now. */
+  get certificate(): ServerCertificate {
+    return this.currentCertificate;
   }
 
   /** The token the server currently accepts for `user`. */
@@ -381,6 +405,33 @@ export class MariaDbServer {
     });
   }
 
+  /**
+   * Present another server certificate to new connections: copies it over
+   * the configured `ssl-cert`/`ssl-key` files and reloads them (`FLUSH SSL`).
+   */
+  async useCertificate(which: ServerCertificate): Promise<void> {
+    copyFileSync(join(this.dir, `server-${which}.pem`), join(this.dir, 'server.pem'));
+    copyFileSync(join(this.dir, `server-${which}.key`), join(this.dir, 'server.key'));
+    await this.adminQuery('FLUSH SSL');
+    this.currentCertificate = which;
+  }
+
+  /**
+   * Stop the server process (SIGSTOP) without closing anything: the kernel
+   * still accepts and buffers, nothing answers. `thaw()` resumes it.
+   */
+  freeze(): void {
+    if (!this.running || this.frozen) return;
+    this.proc!.kill('SIGSTOP');
+    this.frozen = true;
+  }
+
+  thaw(): void {
+    if (!this.frozen) return;
+    this.proc!.kill('SIGCONT');
+    this.frozen = false;
+  }
+
   /** A global status counter, e.g. `Com_stmt_prepare`, `Prepared_stmt_count`, `Connections`. */
   async status(name: string): Promise<number> {
     const rows = await this.adminQuery<Array<{ Value: string }>>(`SHOW GLOBAL STATUS LIKE ${quote(name)}`);
@@ -390,6 +441,7 @@ export class MariaDbServer {
 
   /** Stop the server (SIGTERM, then SIGKILL after 10 s); the datadir is kept. */
   async stop(): Promise<void> {
+    this.thaw();
     const admin = this.admin;
     this.admin = undefined;
     if (admin) {
@@ -444,26 +496,39 @@ function makeCertificates(dir: string): Tls {
     ]);
   ca('ca', 'serverless-lamp-database test CA');
   ca('stranger-ca', 'serverless-lamp-database stranger CA');
-  openssl([
-    'req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost',
-  ]);
-  writeFileSync(
-    join(dir, 'server.ext'),
-    [
-      'basicConstraints=CA:FALSE',
-      'keyUsage=critical,digitalSignature,keyEncipherment',
-      'extendedKeyUsage=serverAuth',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '',
-    ].join('\n'),
-  );
-  openssl([
-    'x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
-    '-out', 'server.pem', '-days', '3', '-extfile', 'server.ext',
-  ]);
+  const serverCertificate = (which: ServerCertificate, cn: string, altNames: string) => {
+    openssl([
+      'req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-keyout', `server-${which}.key`, '-out', `server-${which}.csr`, '-subj', `/CN=${cn}`,
+    ]);
+    writeFileSync(
+      join(dir, `server-${which}.ext`),
+      [
+        'basicConstraints=CA:FALSE',
+        'keyUsage=critical,digitalSignature,keyEncipherment',
+        'extendedKeyUsage=serverAuth',
+        `subjectAltName=${altNames}`,
+        '',
+      ].join('\n'),
+    );
+    openssl([
+      'x509', '-req', '-in', `server-${which}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+      '-out', `server-${which}.pem`, '-days', '3', '-extfile', `server-${which}.ext`,
+    ]);
+  };
+  serverCertificate('default', 'localhost', `DNS:localhost,DNS:${SERVER_DNS_NAME},IP:127.0.0.1`);
+  serverCertificate('otherHost', OTHER_HOST_DNS_NAME, `DNS:${OTHER_HOST_DNS_NAME}`);
+  // The files the server is configured with (see useCertificate).
+  copyFileSync(join(dir, 'server-default.pem'), join(dir, 'server.pem'));
+  copyFileSync(join(dir, 'server-default.key'), join(dir, 'server.key'));
   const caFile = join(dir, 'ca.pem');
-  return { caFile, caPem: readFileSync(caFile, 'utf8'), strangerCaFile: join(dir, 'stranger-ca.pem') };
+  const strangerCaFile = join(dir, 'stranger-ca.pem');
+  return {
+    caFile,
+    caPem: readFileSync(caFile, 'utf8'),
+    strangerCaFile,
+    strangerCaPem: readFileSync(strangerCaFile, 'utf8'),
+  };
 }
 
 export interface IamAuthTokenInput {
@@ -539,7 +604,12 @@ export const FAKE_CREDENTIALS = {
 };
 export const FAKE_REGION = 'us-east-1';
 
-/** The environment the handler reads, pointed at `server` (as the construct points it at the proxy). */
+/**
+ * The environment the handler reads, pointed at `server` (as the construct
+ * points it at the proxy). The server's CA is not part of it: the handler
+ * trusts Node's default store only; tests hand it the test CA through
+ * `trustCaForTests()`, child processes through NODE_EXTRA_CA_CERTS.
+ */
 export function handlerEnvironment(server: MariaDbServer): Record<string, string> {
   return {
     AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
@@ -550,6 +620,5 @@ export function handlerEnvironment(server: MariaDbServer): Record<string, string
     DB_PORT: String(server.port),
     DB_USER: server.user,
     DB_NAME: server.database,
-    DB_CA_BUNDLE_FILE: server.caFile,
   };
 }
