@@ -40,6 +40,9 @@ const handlerEsbuild: Partial<javascript.AddBundleOptions> = {
   },
 };
 
+/** Installs MariaDB and PHP from the distribution's packages (see .ci/install-test-deps). */
+const TEST_DEPENDENCIES_STEP = { name: 'Install MariaDB and PHP for the tests', run: 'bash .ci/install-test-deps' };
+
 const project = new awscdk.AwsCdkConstructLibrary({
   name: 'serverless-lamp-database',
   description:
@@ -106,6 +109,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
   },
 
   experimentalIntegRunner: true,
+
+  // The handler's and the PHP connector's tests run against a real MariaDB and
+  // PHP, installed by the same script .ci/run uses, before every workflow build.
+  buildWorkflowOptions: { preBuildSteps: [TEST_DEPENDENCIES_STEP] },
+  releaseWorkflowSetupSteps: [TEST_DEPENDENCIES_STEP],
 
   devDeps: [
     // Handler-only packages live in devDeps: they are bundled into the asset.
