@@ -1,4 +1,5 @@
 export * from './errors';
+export * from './monitoring';
 export * from './proxy';
 export * from './proxy-base';
 export * from './query-handler';

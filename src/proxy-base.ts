@@ -1,5 +1,8 @@
 import { Duration, aws_cloudwatch as cloudwatch, aws_ec2 as ec2, aws_iam as iam, aws_rds as rds } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { ProxyAlarms, ProxyAlarmsOptions, ProxyAvailabilityMetricOptions } from './monitoring';
+import { ServerlessLampValidationError } from './private/errors';
+import { proxyAlarmsOf } from './private/monitoring';
 
 /**
  * What every RDS Proxy of a `ServerlessLampDatabase` offers its clients:
@@ -105,5 +108,116 @@ export abstract class ProxyBase extends Construct implements ec2.IConnectable {
    */
   public metricDatabaseConnectionsBorrowLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric('DatabaseConnectionsBorrowLatency', { statistic: 'Average', ...props });
+  }
+
+  /**
+   * The most database connections the proxy may open: its
+   * `maxConnectionsPercent` of the cluster's `max_connections`.
+   *
+   * Published once per minute from each of the nodes that serve the proxy,
+   * like `DatabaseConnections` (AWS names `Sum` its most useful statistic), so
+   * the proxy's total is their sum over one minute.
+   *
+   * Default: sum over 1 minute.
+   *
+   * @param props options of the metric
+   */
+  public metricMaxDatabaseConnectionsAllowed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('MaxDatabaseConnectionsAllowed', { statistic: 'Sum', period: Duration.minutes(1), ...props });
+  }
+
+  /**
+   * How full the proxy's pool is: `100 * DatabaseConnections /
+   * MaxDatabaseConnectionsAllowed`, both summed over the proxy's nodes per
+   * minute, in percent.
+   *
+   * Default: 1 minute.
+   *
+   * @param props options of the expression
+   */
+  public metricDatabaseConnectionsUtilization(props?: cloudwatch.MathExpressionOptions): cloudwatch.MathExpression {
+    return new cloudwatch.MathExpression({
+      expression: '100 * connections / maxAllowed',
+      usingMetrics: {
+        connections: this.metricDatabaseConnections(),
+        maxAllowed: this.metricMaxDatabaseConnectionsAllowed(),
+      },
+      label: 'Database connections, % of MaxDatabaseConnectionsAllowed',
+      period: Duration.minutes(1),
+      ...props,
+    });
+  }
+
+  /**
+   * Client connection attempts that failed IAM authentication or TLS setup.
+   *
+   * Default: sum over 1 minute.
+   *
+   * @param props options of the metric
+   */
+  public metricClientConnectionsSetupFailedAuth(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('ClientConnectionsSetupFailedAuth', { statistic: 'Sum', period: Duration.minutes(1), ...props });
+  }
+
+  /**
+   * Time, in microseconds, that the database took to answer the queries the
+   * proxy passed on (without the proxy's own time).
+   *
+   * Default: average over 5 minutes.
+   *
+   * @param props options of the metric
+   */
+  public metricQueryDatabaseResponseLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('QueryDatabaseResponseLatency', { statistic: 'Average', ...props });
+  }
+
+  /**
+   * The percentage of time the proxy's targets in a role answered its health
+   * checks, averaged over the proxy's nodes (one node of four failing for a
+   * minute reads 75 %).
+   *
+   * Published only per target group and role: dimensions `ProxyName`,
+   * `TargetGroup` (`default`, the proxy's only target group) and `TargetRole`.
+   *
+   * Default: average over 1 minute, the writer (`READ_WRITE`).
+   *
+   * @param props options of the metric, and the target role
+   * @see https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-proxy-monitoring-dashboard.html
+   */
+  public metricAvailabilityPercentage(props: ProxyAvailabilityMetricOptions = {}): cloudwatch.Metric {
+    const { targetRole, ...options } = props;
+    return this.metric('AvailabilityPercentage', {
+      statistic: 'Average',
+      period: Duration.minutes(1),
+      ...options,
+      dimensionsMap: {
+        ProxyName: this.proxy.dbProxyName,
+        TargetGroup: 'default',
+        TargetRole: targetRole ?? rds.ProxyEndpointTargetRole.READ_WRITE,
+      },
+    });
+  }
+
+  /**
+   * Adds the alarms of this proxy: availability, connections near the
+   * maximum, lasting session pinning, borrow latency and failed client
+   * authentications (see `ProxyAlarmsOptions`). A proxy has one set of them.
+   *
+   * `db.addAlarms()` (or the `monitoring` prop) already does this for the
+   * database's own proxy and, unless `alarmAddedProxies` is false, for every
+   * proxy added with `addProxy()`.
+   *
+   * @param options thresholds, which alarms, and an SNS topic to notify
+   */
+  public addProxyAlarms(options: ProxyAlarmsOptions = {}): ProxyAlarms {
+    if (this.proxyAlarms) {
+      throw new ServerlessLampValidationError(`${this.node.path} already has its proxy alarms`);
+    }
+    return new ProxyAlarms(this, 'ProxyAlarms', { ...options, proxy: this });
+  }
+
+  /** The alarms of this proxy, once added. */
+  public get proxyAlarms(): ProxyAlarms | undefined {
+    return proxyAlarmsOf(this);
   }
 }

@@ -1,5 +1,6 @@
 import { Duration, aws_ec2 as ec2, aws_rds as rds } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { registerApplicationProxy } from './private/monitoring';
 import { createProxy } from './private/proxy';
 import { settingsOf } from './private/settings';
 import { ProxyBase } from './proxy-base';
@@ -143,5 +144,7 @@ export class ApplicationProxy extends ProxyBase {
     }));
     this.proxyEndpoint = this.proxy.endpoint;
     this.defaultDatabaseUser = database.masterUsername;
+    // The database's alarms and dashboard cover this proxy too.
+    registerApplicationProxy(database, this);
   }
 }

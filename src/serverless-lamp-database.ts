@@ -3,6 +3,7 @@ import {
   Duration,
   RemovalPolicy,
   aws_ec2 as ec2,
+  aws_cloudwatch as cloudwatch,
   aws_iam as iam,
   aws_kms as kms,
   aws_lambda as lambda,
@@ -11,12 +12,15 @@ import {
   aws_secretsmanager as secretsmanager,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { DashboardOptions, DatabaseAlarms, DatabaseAlarmsOptions, HandlerErrorCode, HandlerFailuresMetricOptions, MonitoringOptions } from './monitoring';
 import { acknowledgeCluster, acknowledgeCreatedVpc, acknowledgeInlinePolicies } from './private/acknowledgments';
 import { addRotation, createCluster, retainWithCluster } from './private/cluster';
 import { encryptionKey } from './private/encryption';
+import { addDashboard, applyMonitoring, assertNoDatabaseAlarms, dashboardOf, databaseAlarmsOf, handlerFailuresMetric } from './private/monitoring';
 import { createNetwork, secretsManagerAccess } from './private/network';
 import { createProxy, warnWhenOversubscribed } from './private/proxy';
 import { createQueryHandler } from './private/query-handler';
+import { addReadOnlyEndpoint } from './private/read-only-endpoint';
 import { recordSettings } from './private/settings';
 import { validateDatabaseProps } from './private/validation';
 import { ApplicationProxy, ProxyOptions } from './proxy';
@@ -274,6 +278,26 @@ export interface ServerlessLampDatabaseProps {
    * @default logs.RetentionDays.ONE_YEAR
    */
   readonly logRetention?: logs.RetentionDays;
+
+  // ------------------------------------------------------------- operations
+
+  /**
+   * Whether the proxy gets a read-only endpoint, which spreads connections
+   * over the cluster's readers. It admits the clients the proxy admits and
+   * needs readers; the handler learns its host name as `DB_READER_HOST`.
+   *
+   * @default - true when `readers` is not empty, otherwise false
+   */
+  readonly readOnlyEndpoint?: boolean;
+
+  /**
+   * Alarms (on by default here) and a dashboard (off by default here) for the
+   * proxies, the cluster and the handler; the same as `addAlarms()` and
+   * `addDashboard()`.
+   *
+   * @default - no alarms and no dashboard
+   */
+  readonly monitoring?: MonitoringOptions;
 }
 
 /**
@@ -330,6 +354,15 @@ export class ServerlessLampDatabase extends ProxyBase {
 
   /** The database user `grantConnect()` names when given none: the master user. */
   public readonly defaultDatabaseUser: string;
+
+  /** The proxy's read-only endpoint, when the cluster has readers (see `readOnlyEndpoint`). */
+  public readonly readOnlyEndpoint?: rds.DatabaseProxyEndpoint;
+
+  /**
+   * The host name of the proxy's read-only endpoint, when there is one.
+   * @attribute
+   */
+  public readonly proxyReadOnlyEndpoint?: string;
 
   constructor(scope: Construct, id: string, props: ServerlessLampDatabaseProps = {}) {
     super(scope, id);
@@ -397,9 +430,14 @@ export class ServerlessLampDatabase extends ProxyBase {
     });
     this.connections.allowDefaultPortFrom(this.handler, 'Query handler to the RDS Proxy');
     this.grantConnect(this.handler);
+    this.readOnlyEndpoint = addReadOnlyEndpoint(this, {
+      ...network, enabled: props.readOnlyEndpoint, readers: props.readers, proxy: this.proxy, connections: this.connections, handler: this.handler,
+    });
+    this.proxyReadOnlyEndpoint = this.readOnlyEndpoint?.endpoint;
 
     acknowledgeInlinePolicies(this);
     this.addOutputs();
+    applyMonitoring(this, props.monitoring, HandlerErrorCode.databasePathCodes);
   }
 
   /**
@@ -417,6 +455,76 @@ export class ServerlessLampDatabase extends ProxyBase {
    */
   public addProxy(id: string, options: ProxyOptions = {}): ApplicationProxy {
     return new ApplicationProxy(this, id, { ...options, database: this });
+  }
+
+  /**
+   * Adds the alarms of the handler, the cluster and every proxy (see
+   * `DatabaseAlarmsOptions` for each, its threshold and why), optionally
+   * notifying an SNS topic. Proxies added with `addProxy()` later get their
+   * alarms when they are created.
+   *
+   * @param options thresholds, which alarms, and an SNS topic to notify
+   */
+  public addAlarms(options: DatabaseAlarmsOptions = {}): DatabaseAlarms {
+    assertNoDatabaseAlarms(this);
+    return new DatabaseAlarms(this, 'Alarms', { ...options, database: this });
+  }
+
+  /** The alarms added with `addAlarms()` or the `monitoring` prop, if any. */
+  public get alarms(): DatabaseAlarms | undefined {
+    return databaseAlarmsOf(this);
+  }
+
+  /**
+   * Adds a CloudWatch dashboard: the handler and the cluster side by side,
+   * then one row per proxy, including proxies added later.
+   *
+   * @param options the dashboard's name
+   */
+  public addDashboard(options: DashboardOptions = {}): cloudwatch.Dashboard {
+    return addDashboard(this, options);
+  }
+
+  /** The dashboard added with `addDashboard()` or the `monitoring` prop, if any. */
+  public get dashboard(): cloudwatch.Dashboard | undefined {
+    return dashboardOf(this);
+  }
+
+  /**
+   * Answers of the handler with `ok: false`, of every error code or of one
+   * (`errorCode`). The handler writes one data point per failure to its logs in
+   * CloudWatch embedded metric format (namespace `ServerlessLampDatabase`, metric
+   * `QueryFailures`, dimensions `FunctionName` and `FunctionName, ErrorCode`).
+   *
+   * Default: sum over 5 minutes.
+   *
+   * @param props options of the metric, and the error code
+   */
+  public metricHandlerFailures(props?: HandlerFailuresMetricOptions): cloudwatch.Metric {
+    return handlerFailuresMetric(this.handler, props);
+  }
+
+  /**
+   * Invocations of the handler that failed outright (Lambda `Errors`:
+   * timeouts, crashes), not answers with `ok: false`.
+   *
+   * Default: sum over 5 minutes.
+   *
+   * @param props options of the metric
+   */
+  public metricHandlerErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.handler.metricErrors(props);
+  }
+
+  /**
+   * Invocations of the handler that Lambda throttled.
+   *
+   * Default: sum over 5 minutes.
+   *
+   * @param props options of the metric
+   */
+  public metricHandlerThrottles(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.handler.metricThrottles(props);
   }
 
   private addOutputs(): void {

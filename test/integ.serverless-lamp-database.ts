@@ -1,13 +1,15 @@
 /*
  * Integration test: the construct with defaults, plus an assertion that the
- * handler answers with the tables of the default database.
+ * handler answers with the tables of the default database; and a second stack
+ * operated as in production: readers with the read-only proxy endpoint, a
+ * second proxy, alarms notifying an SNS topic, and the dashboard.
  *
  * Checked here as a snapshot by integ-runner (no deployment). With AWS
- * credentials, `npx integ-runner --update-on-failed` deploys it, invokes the
- * handler and destroys the stack.
+ * credentials, `npx integ-runner --update-on-failed` deploys them, invokes the
+ * handlers and destroys the stacks.
  */
 import { ExpectedResult, IntegTest } from '@aws-cdk/integ-tests-alpha';
-import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, RemovalPolicy, Stack, aws_rds as rds, aws_sns as sns } from 'aws-cdk-lib';
 import { ServerlessLampDatabase } from '../src';
 
 // No stack traces in the recorded metadata: the snapshot must not depend on
@@ -20,15 +22,28 @@ const db = new ServerlessLampDatabase(stack, 'Db', {
   removalPolicy: RemovalPolicy.DESTROY,
 });
 
+const operated = new Stack(app, 'ServerlessLampDatabaseOperated');
+const alarmTopic = new sns.Topic(operated, 'Alarms', { enforceSSL: true });
+const operatedDb = new ServerlessLampDatabase(operated, 'Db', {
+  removalPolicy: RemovalPolicy.DESTROY,
+  readers: [rds.ClusterInstance.serverlessV2('Reader', { scaleWithWriter: true })],
+  proxy: { maxConnectionsPercent: 60 },
+  monitoring: { alarmTopic, dashboard: true },
+});
+// Added after the alarms and the dashboard: it gets its alarms and its row.
+operatedDb.addProxy('Reporting', { maxConnectionsPercent: 40 });
+
 const integ = new IntegTest(app, 'ServerlessLampDatabaseTest', {
-  testCases: [stack],
+  testCases: [stack, operated],
   diffAssets: false,
 });
 
 // The lamp lights: the handler reaches Aurora through the proxy with an IAM
 // token over TLS and lists the (empty) default database.
-integ.assertions
-  .invokeFunction({ functionName: db.handler.functionName })
-  .expect(ExpectedResult.objectLike({
-    Payload: '{"ok":true,"database":"lamp","tables":[]}',
-  }));
+for (const database of [db, operatedDb]) {
+  integ.assertions
+    .invokeFunction({ functionName: database.handler.functionName })
+    .expect(ExpectedResult.objectLike({
+      Payload: '{"ok":true,"database":"lamp","tables":[]}',
+    }));
+}

@@ -2,7 +2,7 @@
  * The stacks that the rule-pack, guard-rule and CloudFormation-validation
  * tests check: the construct with its defaults, and with every option on.
  */
-import { Annotations, App, Duration, RemovalPolicy, Stack, aws_ec2 as ec2, aws_kms as kms, aws_logs as logs, aws_rds as rds, aws_sqs as sqs } from 'aws-cdk-lib';
+import { Annotations, App, Duration, RemovalPolicy, Stack, aws_ec2 as ec2, aws_kms as kms, aws_logs as logs, aws_rds as rds, aws_sns as sns, aws_sqs as sqs } from 'aws-cdk-lib';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import { ServerlessLampDatabase } from '../../src';
 
@@ -32,7 +32,11 @@ export function recommendedFlagsStack(): CheckedStack {
   return { name: 'recommended-flags', app, stack, db };
 }
 
-/** Every option turned on: own VPC, customer keys, readers, tuned pool, debug logging. */
+/**
+ * Every option turned on: own VPC, customer keys, readers (and so the
+ * read-only endpoint), tuned pool, debug logging, alarms notifying an SNS
+ * topic, the dashboard, and a second proxy.
+ */
 export function everythingStack(): CheckedStack {
   const app = new App();
   const stack = new Stack(app, 'Everything');
@@ -45,6 +49,7 @@ export function everythingStack(): CheckedStack {
   });
   vpc.addFlowLog('FlowLogs');
   const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+  const alarmTopic = new sns.Topic(stack, 'Alarms', { masterKey: key, enforceSSL: true });
   const deadLetters = new sqs.Queue(stack, 'DeadLetters', {
     encryption: sqs.QueueEncryption.KMS,
     encryptionMasterKey: key,
@@ -92,6 +97,7 @@ export function everythingStack(): CheckedStack {
       deadLetterQueue: deadLetters,
     },
     logRetention: logs.RetentionDays.ONE_YEAR,
+    monitoring: { alarmTopic, dashboard: true },
   });
   // A second application with its own proxy and share of the connections.
   db.addProxy('Reporting', { maxConnectionsPercent: 40, maxIdleConnectionsPercent: 10 });

@@ -1,0 +1,467 @@
+import { Duration, aws_cloudwatch as cloudwatch, aws_rds as rds, aws_sns as sns } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { ServerlessLampValidationError } from './private/errors';
+import {
+  alarmsOfProxy,
+  createClusterAndHandlerAlarms,
+  createProxyAlarms,
+  errorCodePattern,
+  registerDatabaseAlarms,
+  registerProxyAlarms,
+} from './private/monitoring';
+import type { ProxyBase } from './proxy-base';
+import type { ServerlessLampDatabase } from './serverless-lamp-database';
+
+/**
+ * An `error.code` the query handler answers with, and publishes as the
+ * `ErrorCode` dimension of its `QueryFailures` metric.
+ *
+ * The constants are the codes this version of the handler knows; `of()` names
+ * any other, for example one a newer handler adds.
+ */
+export class HandlerErrorCode {
+  /** Missing or invalid environment. */
+  public static readonly CONFIGURATION_ERROR = new HandlerErrorCode('CONFIGURATION_ERROR');
+  /** MySQL 1045: the proxy rejected the token, or the function may not `rds-db:connect` as that user. */
+  public static readonly ACCESS_DENIED = new HandlerErrorCode('ACCESS_DENIED');
+  /** IAM authentication requests to the proxy were rate limited. */
+  public static readonly AUTH_RATE_LIMITED = new HandlerErrorCode('AUTH_RATE_LIMITED');
+  /** 9501: no database connection became free within the proxy's `borrowTimeout`. */
+  public static readonly PROXY_BORROW_TIMEOUT = new HandlerErrorCode('PROXY_BORROW_TIMEOUT');
+  /** 1040: a connection limit was reached. */
+  public static readonly TOO_MANY_CONNECTIONS = new HandlerErrorCode('TOO_MANY_CONNECTIONS');
+  /** 3159: the server refused a connection without TLS. */
+  public static readonly TLS_REQUIRED = new HandlerErrorCode('TLS_REQUIRED');
+  /** The proxy's certificate chain or host name did not verify. */
+  public static readonly TLS_VERIFICATION_FAILED = new HandlerErrorCode('TLS_VERIFICATION_FAILED');
+  /** The connection was refused or timed out, or the host name did not resolve. */
+  public static readonly DATABASE_UNREACHABLE = new HandlerErrorCode('DATABASE_UNREACHABLE');
+  /** The proxy answered, but the database behind it was not available. */
+  public static readonly DATABASE_UNAVAILABLE = new HandlerErrorCode('DATABASE_UNAVAILABLE');
+  /** The connection dropped mid-query, on the retry too. */
+  public static readonly CONNECTION_LOST = new HandlerErrorCode('CONNECTION_LOST');
+  /** The query outlived the invocation's time. */
+  public static readonly QUERY_TIMEOUT = new HandlerErrorCode('QUERY_TIMEOUT');
+  /** Anything else (the handler's log line has the detail). */
+  public static readonly INTERNAL_ERROR = new HandlerErrorCode('INTERNAL_ERROR');
+
+  /**
+   * An error code by its name: upper-case letters, digits and underscores,
+   * starting with a letter, as the handler writes them.
+   *
+   * @param code for example `DATABASE_UNREACHABLE`
+   */
+  public static of(code: string): HandlerErrorCode {
+    if (!errorCodePattern.test(code)) {
+      throw new ServerlessLampValidationError(
+        `HandlerErrorCode.of('${code}'): an error code is 1 to 64 upper-case letters, digits or underscores, starting with a letter`,
+      );
+    }
+    return new HandlerErrorCode(code);
+  }
+
+  /**
+   * The codes that say the path from the handler to the database is broken
+   * (network, TLS, IAM, the proxy's pool or the database itself), rather than
+   * that one query went wrong. Each gets its own alarm by default.
+   */
+  public static databasePathCodes(): HandlerErrorCode[] {
+    return [
+      HandlerErrorCode.ACCESS_DENIED,
+      HandlerErrorCode.AUTH_RATE_LIMITED,
+      HandlerErrorCode.PROXY_BORROW_TIMEOUT,
+      HandlerErrorCode.TOO_MANY_CONNECTIONS,
+      HandlerErrorCode.TLS_REQUIRED,
+      HandlerErrorCode.TLS_VERIFICATION_FAILED,
+      HandlerErrorCode.DATABASE_UNREACHABLE,
+      HandlerErrorCode.DATABASE_UNAVAILABLE,
+    ];
+  }
+
+  private constructor(
+    /** The code, as the handler writes it. */
+    public readonly code: string,
+  ) {}
+}
+
+/**
+ * Options of the handler's `QueryFailures` metric.
+ */
+export interface HandlerFailuresMetricOptions extends cloudwatch.MetricOptions {
+  /**
+   * Only the failures answered with this `error.code`.
+   *
+   * @default - failures of every code
+   */
+  readonly errorCode?: HandlerErrorCode;
+}
+
+/**
+ * Options of a proxy's `AvailabilityPercentage` metric.
+ */
+export interface ProxyAvailabilityMetricOptions extends cloudwatch.MetricOptions {
+  /**
+   * The role of the targets: the writer (`READ_WRITE`) or the readers (`READ_ONLY`).
+   *
+   * @default rds.ProxyEndpointTargetRole.READ_WRITE
+   */
+  readonly targetRole?: rds.ProxyEndpointTargetRole;
+}
+
+/**
+ * Adjusts one alarm: its threshold and how many periods of what length it
+ * evaluates, or turns it off. Unset fields keep the alarm's documented default.
+ */
+export interface AlarmSettings {
+  /**
+   * Whether the alarm is created.
+   *
+   * @default true
+   */
+  readonly enabled?: boolean;
+
+  /**
+   * The value the statistic is compared with, in the metric's unit.
+   *
+   * @default - the alarm's own default (see the README's alarm table)
+   */
+  readonly threshold?: number;
+
+  /**
+   * The length of each evaluated period: a whole number of minutes.
+   *
+   * @default - the alarm's own default (see the README's alarm table)
+   */
+  readonly period?: Duration;
+
+  /**
+   * How many of the latest periods are evaluated. Together with `period`, at most one day.
+   *
+   * @default - the alarm's own default (see the README's alarm table)
+   */
+  readonly evaluationPeriods?: number;
+
+  /**
+   * How many of the evaluated periods must breach for the alarm to fire: 1 to `evaluationPeriods`.
+   *
+   * @default - the alarm's own default (see the README's alarm table); when only
+   * `evaluationPeriods` is set, all of them
+   */
+  readonly datapointsToAlarm?: number;
+}
+
+/**
+ * The alarm on one error code of the handler's `QueryFailures` metric.
+ */
+export interface HandlerFailureCodeAlarmSettings extends AlarmSettings {
+  /** The error code the alarm counts. */
+  readonly errorCode: HandlerErrorCode;
+}
+
+/**
+ * The alarms of one RDS Proxy. Every alarm is on unless turned off with
+ * `enabled: false`; thresholds, periods and the reason for each are in the
+ * README's alarm table and on each property.
+ */
+export interface ProxyAlarmsOptions {
+  /**
+   * An SNS topic every alarm notifies when it goes into ALARM.
+   *
+   * @default - no alarm action: the alarms show in the console and on the dashboard only
+   */
+  readonly alarmTopic?: sns.ITopic;
+
+  /**
+   * The writer stops answering the proxy's health checks:
+   * `AvailabilityPercentage` (target group `default`, role `READ_WRITE`), average over
+   * the proxy's nodes, below 100 % in each of 3 consecutive minutes. A failover
+   * normally completes well inside that window; longer means the proxy cannot
+   * reach its writer.
+   *
+   * @default - on: Average < 100, period 1 minute, 3 of 3
+   */
+  readonly availability?: AlarmSettings;
+
+  /**
+   * The proxy's pool is nearly exhausted: `100 * DatabaseConnections /
+   * MaxDatabaseConnectionsAllowed` (both summed over the proxy's nodes per
+   * minute) above 90 % in each of 5 consecutive minutes. The shape of AWS's
+   * recommended RDS `DatabaseConnections` alarm (90-95 % of the maximum, 5 of 5
+   * minutes), applied to the proxy's own limit.
+   *
+   * @default - on: > 90 %, period 1 minute, 5 of 5
+   */
+  readonly databaseConnectionsUtilization?: AlarmSettings;
+
+  /**
+   * Session pinning has lasted: `DatabaseConnectionsCurrentlySessionPinned`
+   * (summed over the proxy's nodes) at 1 or more in each of 15 consecutive
+   * minutes. A pinned connection serves one client only, which defeats the pool;
+   * the construct's handler never pins, so lasting pinning means a client uses
+   * prepared statements, `SET`, temporary tables or locks.
+   *
+   * @default - on: Sum >= 1, period 1 minute, 15 of 15
+   */
+  readonly sessionPinning?: AlarmSettings;
+
+  /**
+   * Clients wait for a database connection: `DatabaseConnectionsBorrowLatency`
+   * averaging above 100,000 microseconds (100 ms) in each of 5 consecutive
+   * minutes. Borrowing an idle pooled connection takes well under a millisecond
+   * and opening a new one (TLS and authentication) tens of milliseconds, so a
+   * sustained average above 100 ms means clients queue for a connection to free up.
+   *
+   * @default - on: Average > 100000 microseconds, period 1 minute, 5 of 5
+   */
+  readonly borrowLatency?: AlarmSettings;
+
+  /**
+   * Clients fail to authenticate: `ClientConnectionsSetupFailedAuth` (IAM
+   * token or TLS setup failures, summed over the proxy's nodes) at 5 or more
+   * within 5 minutes. One failure can be a client retrying with an expired
+   * token; repeated failures mean a missing grant, a wrong user, a client
+   * without TLS, or someone probing.
+   *
+   * @default - on: Sum >= 5, period 5 minutes, 1 of 1
+   */
+  readonly failedClientAuthentications?: AlarmSettings;
+}
+
+/**
+ * Properties of `ProxyAlarms`.
+ */
+export interface ProxyAlarmsProps extends ProxyAlarmsOptions {
+  /** The proxy to watch: a `ServerlessLampDatabase` (its own proxy) or an `ApplicationProxy`. */
+  readonly proxy: ProxyBase;
+}
+
+/**
+ * The alarms of one RDS Proxy (see `ProxyAlarmsOptions` for each alarm, its
+ * threshold and why). Usually created by `db.addAlarms()` (or the `monitoring`
+ * prop) for every proxy of the database, or by `proxy.addProxyAlarms()`.
+ *
+ * Every alarm treats missing data as not breaching: RDS Proxy publishes some
+ * metrics only after its first client connection, and latency and
+ * failure counts only while clients use it, so a healthy idle proxy has gaps.
+ */
+export class ProxyAlarms extends Construct {
+  /** Proxy availability below 100 %, if enabled. */
+  public readonly availability?: cloudwatch.Alarm;
+
+  /** Database connections near `MaxDatabaseConnectionsAllowed`, if enabled. */
+  public readonly databaseConnectionsUtilization?: cloudwatch.Alarm;
+
+  /** Lasting session pinning, if enabled. */
+  public readonly sessionPinning?: cloudwatch.Alarm;
+
+  /** High borrow latency, if enabled. */
+  public readonly borrowLatency?: cloudwatch.Alarm;
+
+  /** Repeated failed client authentications, if enabled. */
+  public readonly failedClientAuthentications?: cloudwatch.Alarm;
+
+  /** The proxy these alarms watch. */
+  public readonly proxy: ProxyBase;
+
+  constructor(scope: Construct, id: string, props: ProxyAlarmsProps) {
+    super(scope, id);
+    this.proxy = props.proxy;
+    registerProxyAlarms(props.proxy, this);
+    const made = createProxyAlarms(this, props.proxy, props, '');
+    this.availability = made.availability;
+    this.databaseConnectionsUtilization = made.databaseConnectionsUtilization;
+    this.sessionPinning = made.sessionPinning;
+    this.borrowLatency = made.borrowLatency;
+    this.failedClientAuthentications = made.failedClientAuthentications;
+  }
+
+  /** Every alarm created here. */
+  public get alarms(): cloudwatch.Alarm[] {
+    return alarmsOfProxy(this);
+  }
+}
+
+/**
+ * The alarms of a `ServerlessLampDatabase`: its handler and cluster, its own
+ * proxy (`proxy`), and by default every proxy added with `addProxy()`.
+ */
+export interface DatabaseAlarmsOptions extends ProxyAlarmsOptions {
+  /**
+   * The handler keeps answering with failures: its `QueryFailures` metric (any
+   * `error.code`) at 1 or more in each of 3 consecutive minutes. The shape of
+   * AWS's recommended Lambda `Errors` alarm (period 1 minute, 3 of 3). Each
+   * failure is an answer a caller received after the handler's own retry.
+   *
+   * @default - on: Sum >= 1, period 1 minute, 3 of 3
+   */
+  readonly handlerFailures?: AlarmSettings;
+
+  /**
+   * One alarm per error code that means the path to the database is broken:
+   * `QueryFailures` with that `ErrorCode` at 1 or more in 2 of 3 consecutive
+   * minutes. There is no healthy rate for these codes; 2 of 3 lets one blip
+   * (a single failed connection during a failover) pass.
+   *
+   * @default - one alarm for each of `HandlerErrorCode.databasePathCodes()`: Sum >= 1, period 1 minute, 2 of 3
+   */
+  readonly handlerFailuresByCode?: HandlerFailureCodeAlarmSettings[];
+
+  /**
+   * The handler function itself fails (timeouts, crashes), which it is built
+   * never to do: Lambda `Errors` at 1 or more in each of 3 consecutive minutes
+   * (AWS's recommended Lambda `Errors` shape).
+   *
+   * @default - on: Sum >= 1, period 1 minute, 3 of 3
+   */
+  readonly handlerErrors?: AlarmSettings;
+
+  /**
+   * Lambda rejects invocations of the handler: `Throttles` at 1 or more in
+   * each of 5 consecutive minutes (AWS's recommended Lambda `Throttles` shape).
+   *
+   * @default - on: Sum >= 1, period 1 minute, 5 of 5
+   */
+  readonly handlerThrottles?: AlarmSettings;
+
+  /**
+   * An Aurora Serverless v2 instance runs at its maximum capacity:
+   * `ACUUtilization` (its capacity as a percentage of `serverlessV2MaxCapacity`),
+   * maximum per minute, at 90 % or more for 15 consecutive minutes; with several
+   * Serverless v2 instances, the highest of them. AWS's guidance: near 100 the
+   * instance "has scaled up as high as it can"; raise the maximum or add readers.
+   * Created only when the cluster has Serverless v2 instances.
+   *
+   * @default - on: Maximum >= 90 %, period 1 minute, 15 of 15
+   */
+  readonly capacityAtMaximum?: AlarmSettings;
+
+  /**
+   * The writer's CPU is saturated: `CPUUtilization` of the cluster's `WRITER`
+   * role (it follows the writer across failovers) above 90 % for 5 of 5
+   * minutes, AWS's recommended RDS `CPUUtilization` alarm. Missing data is
+   * kept missing: a running writer always publishes CPU, so a gap (a stopped or
+   * paused writer) shows as insufficient data rather than OK.
+   *
+   * @default - on: Average > 90 %, period 1 minute, 5 of 5
+   */
+  readonly writerCpu?: AlarmSettings;
+
+  /**
+   * Whether every proxy added with `addProxy()` (or `new ApplicationProxy()`),
+   * before or after these alarms, gets the proxy alarms too, with the same
+   * settings. Turn off to give an added proxy its own settings with
+   * `proxy.addProxyAlarms()`.
+   *
+   * @default true
+   */
+  readonly alarmAddedProxies?: boolean;
+}
+
+/**
+ * Properties of `DatabaseAlarms`.
+ */
+export interface DatabaseAlarmsProps extends DatabaseAlarmsOptions {
+  /** The database to watch. */
+  readonly database: ServerlessLampDatabase;
+}
+
+/**
+ * The alarms of a `ServerlessLampDatabase` (see `DatabaseAlarmsOptions` for
+ * each alarm, its threshold and why). Usually created with `db.addAlarms()` or
+ * the `monitoring` prop.
+ */
+export class DatabaseAlarms extends Construct {
+  /** The alarms of the database's own proxy. */
+  public readonly proxy: ProxyAlarms;
+
+  /** The handler's failures of any code, if enabled. */
+  public readonly handlerFailures?: cloudwatch.Alarm;
+
+  /** One alarm per error code in `handlerFailuresByCode`, in that order. */
+  public readonly handlerFailuresByCode: cloudwatch.Alarm[];
+
+  /** The handler function's own errors, if enabled. */
+  public readonly handlerErrors?: cloudwatch.Alarm;
+
+  /** The handler's throttles, if enabled. */
+  public readonly handlerThrottles?: cloudwatch.Alarm;
+
+  /** Serverless v2 capacity at its maximum, if enabled and the cluster has Serverless v2 instances. */
+  public readonly capacityAtMaximum?: cloudwatch.Alarm;
+
+  /** The writer's CPU, if enabled. */
+  public readonly writerCpu?: cloudwatch.Alarm;
+
+  private readonly byCode: Map<string, cloudwatch.Alarm>;
+
+  constructor(scope: Construct, id: string, props: DatabaseAlarmsProps) {
+    super(scope, id);
+    const made = createClusterAndHandlerAlarms(this, props.database, props, '', HandlerErrorCode.databasePathCodes);
+    this.handlerFailures = made.handlerFailures;
+    this.handlerFailuresByCode = made.handlerFailuresByCode.map((c) => c.alarm);
+    this.byCode = new Map(made.handlerFailuresByCode.map((c) => [c.code, c.alarm]));
+    this.handlerErrors = made.handlerErrors;
+    this.handlerThrottles = made.handlerThrottles;
+    this.capacityAtMaximum = made.capacityAtMaximum;
+    this.writerCpu = made.writerCpu;
+    this.proxy = registerDatabaseAlarms(props.database, this, props);
+  }
+
+  /**
+   * The alarm on one error code, if there is one.
+   *
+   * @param errorCode the code
+   */
+  public handlerFailureAlarm(errorCode: HandlerErrorCode): cloudwatch.Alarm | undefined {
+    return this.byCode.get(errorCode.code);
+  }
+
+  /** Every alarm of the handler, the cluster and the database's own proxy. */
+  public get alarms(): cloudwatch.Alarm[] {
+    return [
+      ...[this.handlerFailures, ...this.handlerFailuresByCode, this.handlerErrors, this.handlerThrottles, this.capacityAtMaximum, this.writerCpu]
+        .filter((a): a is cloudwatch.Alarm => a !== undefined),
+      ...this.proxy.alarms,
+    ];
+  }
+}
+
+/**
+ * Options of the CloudWatch dashboard of a `ServerlessLampDatabase`.
+ */
+export interface DashboardOptions {
+  /**
+   * The dashboard's name.
+   *
+   * @default - a name CloudFormation generates
+   */
+  readonly dashboardName?: string;
+}
+
+/**
+ * Alarms and a dashboard for a `ServerlessLampDatabase`: the `monitoring` prop.
+ * The alarm settings are those of `DatabaseAlarmsOptions`.
+ */
+export interface MonitoringOptions extends DatabaseAlarmsOptions {
+  /**
+   * Whether to create the alarms (`db.addAlarms()`).
+   *
+   * @default true
+   */
+  readonly alarms?: boolean;
+
+  /**
+   * Whether to create the dashboard (`db.addDashboard()`): the handler and the
+   * cluster side by side, then one row per proxy, including proxies added later.
+   *
+   * @default false
+   */
+  readonly dashboard?: boolean;
+
+  /**
+   * The dashboard's name.
+   *
+   * @default - a name CloudFormation generates
+   */
+  readonly dashboardName?: string;
+}
