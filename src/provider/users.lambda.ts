@@ -313,13 +313,16 @@ async function withMasterConnection<T>(
 ): Promise<T> {
   let attempt = 0;
   let credentialRounds = 0;
+  // Read again only after the password was refused, not while the server is away.
+  let master: MasterCredentials | undefined;
   const started = Date.now();
   for (;;) {
     attempt++;
     stats.attempts++;
     let conn: Connection | undefined;
     try {
-      const current = masterCredentials(await readSecret(target.secretArn, budget.deadline), target.secretArn)!;
+      master ??= masterCredentials(await readSecret(target.secretArn, budget.deadline), target.secretArn)!;
+      const current = master;
       try {
         conn = await connect(target, current, Math.min(CONNECT_TIMEOUT_MS, budget.left()));
         return await work(conn, current);
@@ -341,8 +344,11 @@ async function withMasterConnection<T>(
       const kind = classifyFailure(original);
       const detail = describeError(err);
       if (kind === 'permanent' || err instanceof ProviderError) throw new ProviderError(detail);
-      if (kind === 'credentials' && ++credentialRounds >= MAX_CREDENTIAL_ROUNDS) {
-        throw new ProviderError(`${detail} (the master secret's password was refused ${credentialRounds} times, read again each time)`);
+      if (kind === 'credentials') {
+        master = undefined;
+        if (++credentialRounds >= MAX_CREDENTIAL_ROUNDS) {
+          throw new ProviderError(`${detail} (the master secret's password was refused ${credentialRounds} times, read again each time)`);
+        }
       }
       const delay = backoffMs(attempt);
       const elapsed = ((Date.now() - started) / 1000).toFixed(1);
