@@ -147,8 +147,9 @@ interface SecretJson {
 }
 
 /**
- * The JSON of a secret (version stage AWSCURRENT unless told), or undefined
- * when `optionalStage` is set and the secret has no version in that stage.
+ * The JSON of a secret (version stage AWSCURRENT unless `stage` says
+ * otherwise), or undefined when `stage` is given and the secret has no
+ * version in it. Its password is masked in every output from then on.
  */
 async function readSecret(arn: string, deadline: number, stage?: string): Promise<SecretJson | undefined> {
   const abort = new AbortController();
