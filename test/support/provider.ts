@@ -1,0 +1,184 @@
+/*
+ * Test support for the users provider: a local stand-in for Secrets Manager
+ * (the GetSecretValue operation of its JSON 1.1 protocol, over HTTP), and a
+ * runner that invokes the bundled function in a Node.js process of its own,
+ * as a cold Lambda execution environment would.
+ *
+ * Why a process and not `require` in the test: the SDK's HTTP handler loads
+ * `node:http` with a dynamic `import()`, which Jest's module sandbox refuses
+ * (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING_FLAG). Production endpoints are
+ * HTTPS (loaded statically), the stand-in here speaks HTTP.
+ */
+import { spawn } from 'node:child_process';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** The versions of one secret, by stage. */
+export interface FakeSecret {
+  /** AWSCURRENT's SecretString. */
+  current: string;
+  /** AWSPENDING's SecretString, if a rotation is under way. */
+  pending?: string;
+}
+
+/** One request the fake received. */
+export interface SecretRequest {
+  readonly target: string;
+  readonly secretId?: string;
+  readonly versionStage?: string;
+  /** The SigV4 Authorization header (the fake does not verify signatures, only that one is sent). */
+  readonly authorization?: string;
+}
+
+/**
+ * A Secrets Manager stand-in answering `secretsmanager.GetSecretValue` as the
+ * service does (`application/x-amz-json-1.1`), with ResourceNotFoundException
+ * for unknown secrets and missing version stages.
+ */
+export class FakeSecretsManager {
+  static async start(): Promise<FakeSecretsManager> {
+    const fake = new FakeSecretsManager();
+    await new Promise<void>((resolve) => fake.server.listen(0, '127.0.0.1', resolve));
+    return fake;
+  }
+
+  readonly secrets = new Map<string, FakeSecret>();
+  readonly requests: SecretRequest[] = [];
+  private readonly server: Server;
+
+  private constructor() {
+    this.server = createServer((req, res) => this.handle(req, res));
+  }
+
+  /** The endpoint URL to give the function (`SECRETS_MANAGER_ENDPOINT`). */
+  get endpoint(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** Store `value` as JSON under `arn` (AWSCURRENT), without a pending version. */
+  put(arn: string, value: object | string): void {
+    this.secrets.set(arn, { current: typeof value === 'string' ? value : JSON.stringify(value) });
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const target = String(req.headers['x-amz-target'] ?? '');
+      let body: { SecretId?: string; VersionStage?: string } = {};
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+      } catch {
+        // answered below as a bad request
+      }
+      this.requests.push({
+        target,
+        secretId: body.SecretId,
+        versionStage: body.VersionStage,
+        authorization: req.headers.authorization,
+      });
+      const reply = (status: number, payload: object) => {
+        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': 'fake-request' });
+        res.end(JSON.stringify(payload));
+      };
+      if (target !== 'secretsmanager.GetSecretValue') {
+        reply(400, { __type: 'UnknownOperationException', message: `unsupported target ${target}` });
+        return;
+      }
+      const secret = body.SecretId ? this.secrets.get(body.SecretId) : undefined;
+      const stage = body.VersionStage ?? 'AWSCURRENT';
+      const value = stage === 'AWSCURRENT' ? secret?.current : stage === 'AWSPENDING' ? secret?.pending : undefined;
+      if (!secret || value === undefined) {
+        reply(400, {
+          __type: 'ResourceNotFoundException',
+          message: secret ? "Secrets Manager can't find the specified secret value for staging label: " + stage : "Secrets Manager can't find the specified secret.",
+        });
+        return;
+      }
+      reply(200, {
+        ARN: body.SecretId,
+        Name: body.SecretId!.split(':').pop(),
+        SecretString: value,
+        VersionId: `${stage}-version`,
+        VersionStages: [stage],
+        CreatedDate: 1767225600,
+      });
+    });
+  }
+}
+
+/** A Secrets Manager secret ARN in the fake account. */
+export function secretArn(name: string): string {
+  return `arn:aws:secretsmanager:us-east-1:123456789012:secret:${name}-AbCdEf`;
+}
+
+/** What one invocation of the bundle returned or threw, and everything it wrote. */
+export interface Invocation<R> {
+  readonly ok: boolean;
+  readonly result?: R;
+  /** The thrown error: its message, name, and own enumerable keys (Lambda reports those too). */
+  readonly error?: { readonly message: string; readonly name: string; readonly keys: string[] };
+  /** The function's counters (`stats`) after the invocation. */
+  readonly stats: Record<string, number>;
+  /** Host names the process resolved through the test's host map. */
+  readonly resolved: string[];
+  /** Every line the process wrote to stdout and stderr, except the result. */
+  readonly lines: string[];
+}
+
+export interface InvokeOptions {
+  /** What `context.getRemainingTimeInMillis()` starts from. */
+  readonly remainingMs: number;
+  /** The process environment. */
+  readonly env: Record<string, string>;
+  /** Host names resolved to another name (e.g. `{ 'db.lamp.test': 'localhost' }`), by wrapping `dns.lookup`. */
+  readonly hosts?: Record<string, string>;
+}
+
+const RESULT_MARK = '@@provider-test-result@@';
+
+/** The process's program: map host names, load the bundle, invoke its handler once, print the outcome. */
+const RUNNER = `
+const [bundle, eventJson, remainingMs, hostsJson, mark] = process.argv.slice(1);
+const hosts = JSON.parse(hostsJson);
+const resolved = [];
+const dns = require('node:dns');
+const lookup = dns.lookup;
+dns.lookup = (hostname, ...rest) => {
+  if (hosts[hostname] !== undefined) resolved.push(hostname);
+  return lookup(hosts[hostname] ?? hostname, ...rest);
+};
+const mod = require(bundle);
+const end = Date.now() + Number(remainingMs);
+const context = { getRemainingTimeInMillis: () => Math.max(0, end - Date.now()), awsRequestId: 'test-request' };
+const report = (outcome) => process.stdout.write('\\n' + mark + JSON.stringify({ ...outcome, stats: mod.stats, resolved }) + '\\n', () => process.exit(0));
+mod.handler(JSON.parse(eventJson), context).then(
+  (result) => report({ ok: true, result }),
+  (err) => report({ ok: false, error: { message: String(err && err.message), name: String(err && err.name), keys: Object.keys(err || {}) } }),
+);
+`;
+
+/** Invoke the bundle's `handler` with `event` in a new Node.js process. */
+export async function invokeBundle<R>(bundle: string, event: object, options: InvokeOptions): Promise<Invocation<R>> {
+  const child = spawn(
+    process.execPath,
+    ['--no-warnings', '-e', RUNNER, bundle, JSON.stringify(event), String(options.remainingMs), JSON.stringify(options.hosts ?? {}), RESULT_MARK],
+    { env: options.env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const at = stdout.lastIndexOf(RESULT_MARK);
+  if (at < 0) {
+    throw new Error(`the function's process ended (code ${code}) without a result:\n${stdout}\n${stderr}`);
+  }
+  const outcome = JSON.parse(stdout.slice(at + RESULT_MARK.length).trim());
+  const lines = (stdout.slice(0, at) + '\n' + stderr).split('\n').filter((l) => l.trim() !== '');
+  return { ...outcome, lines };
+}
