@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { ProxyAlarms, ProxyAlarmsOptions, ProxyAvailabilityMetricOptions } from './monitoring';
 import { ServerlessLampValidationError } from './private/errors';
 import { proxyAlarmsOf } from './private/monitoring';
+import { prepareConnect } from './private/users';
 
 /**
  * What every RDS Proxy of a `ServerlessLampDatabase` offers its clients:
@@ -31,13 +32,19 @@ export abstract class ProxyBase extends Construct implements ec2.IConnectable {
    * Grants `rds-db:connect` through the proxy as a database user.
    *
    * The permission names the proxy's resource id (`prx-...`), as IAM requires.
-   * Without `dbUser`, the grant names `defaultDatabaseUser`.
+   * Without `dbUser`, the grant names `defaultDatabaseUser` (the application
+   * user). With end-to-end IAM, a user created by hand is also added to those
+   * the proxy may connect to the cluster as; with secrets, the user must be
+   * declared with `addUser()`. The master user is refused unless the database
+   * has `masterUserThroughProxy`.
    *
    * @param grantee who may connect
    * @param dbUser the database user to connect as; `defaultDatabaseUser` when omitted
    */
   public grantConnect(grantee: iam.IGrantable, dbUser?: string): iam.Grant {
-    return this.proxy.grantConnect(grantee, dbUser ?? this.defaultDatabaseUser);
+    const user = dbUser ?? this.defaultDatabaseUser;
+    prepareConnect(this, user);
+    return this.proxy.grantConnect(grantee, user);
   }
 
   /**

@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { registerApplicationProxy } from './private/monitoring';
 import { createProxy } from './private/proxy';
 import { settingsOf } from './private/settings';
+import { proxyAuthentication, recordFront, registerProxySecrets } from './private/users';
 import { ProxyBase } from './proxy-base';
 import type { ServerlessLampDatabase } from './serverless-lamp-database';
 
@@ -117,7 +118,7 @@ export class ApplicationProxy extends ProxyBase {
   /** Network access to the proxy on port 3306. */
   public readonly connections: ec2.Connections;
 
-  /** The database user `grantConnect()` names when given none: the database's master user. */
+  /** The database user `grantConnect()` names when given none: the database's application user. */
   public readonly defaultDatabaseUser: string;
 
   /**
@@ -131,7 +132,7 @@ export class ApplicationProxy extends ProxyBase {
     const database = props.database;
     ({ proxy: this.proxy, connections: this.connections } = createProxy(this, {
       cluster: database.cluster,
-      secret: database.secret,
+      authentication: proxyAuthentication(database),
       role: database.proxyRole,
       vpc: database.vpc,
       vpcSubnets: database.vpcSubnets,
@@ -142,8 +143,10 @@ export class ApplicationProxy extends ProxyBase {
       propPrefix: '',
       securityGroupId: 'SecurityGroup',
     }));
+    registerProxySecrets(database, this.proxy);
+    recordFront(this, database);
     this.proxyEndpoint = this.proxy.endpoint;
-    this.defaultDatabaseUser = database.masterUsername;
+    this.defaultDatabaseUser = database.defaultDatabaseUser;
     // The database's alarms and dashboard cover this proxy too.
     registerApplicationProxy(database, this);
   }

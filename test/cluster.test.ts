@@ -105,7 +105,7 @@ describe('database', () => {
       KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^MyKey'), 'Arn'] },
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ DB_USER: 'shop_owner', DB_NAME: 'shop' }) },
+      Environment: { Variables: Match.objectLike({ DB_USER: 'lamp_app', DB_NAME: 'shop' }) },
     });
   });
 
@@ -142,7 +142,7 @@ describe('database', () => {
   test('DESTROY destroys the log groups too', () => {
     const { template } = build(ctx, { removalPolicy: RemovalPolicy.DESTROY });
     const groups = Object.values(template.findResources('AWS::Logs::LogGroup'));
-    expect(groups.length).toBe(7); // flow logs, 4 exported types, proxy, handler
+    expect(groups.length).toBe(8); // flow logs, 4 exported types, proxy, handler, users provider
     for (const group of groups) expect(group.DeletionPolicy).toBe('Delete');
   });
 

@@ -18,8 +18,10 @@ describe('the created VPC', () => {
     template.resourceCountIs('AWS::EC2::NatGateway', 0);
     template.resourceCountIs('AWS::EC2::InternetGateway', 0);
     template.allResourcesProperties('AWS::EC2::Subnet', { MapPublicIpOnLaunch: false });
-    // The one AWS API called from inside the VPC: Secrets Manager, by the rotation function.
-    template.resourceCountIs('AWS::EC2::VPCEndpoint', 1);
+    // Called from inside the VPC: Secrets Manager (rotation, users provider) and
+    // S3 (the users provider answering CloudFormation).
+    expect(Object.values(template.findResources('AWS::EC2::VPCEndpoint')).map((e) => e.Properties.VpcEndpointType).sort())
+      .toEqual(['Gateway', 'Interface']);
   });
 
   test('records flow logs, encrypted, unless turned off', () => {
@@ -73,30 +75,32 @@ describe('your own VPC', () => {
 });
 
 describe('security groups', () => {
-  test('handler -> proxy:3306 -> cluster:3306, rotation -> cluster:3306 and -> endpoint:443, nothing else', () => {
+  test('handler -> proxy -> cluster; rotation and users provider -> cluster and Secrets Manager; nothing else', () => {
     const { template } = build(ctx);
     const handlerSg = securityGroupId(template, 'Query handler: no inbound, outbound only to the RDS Proxy');
     const proxySg = securityGroupId(template, 'RDS Proxy: inbound only from allowed clients, outbound only to the cluster');
     const clusterSg = securityGroupId(template, 'Aurora MySQL cluster: inbound only from the RDS Proxy');
+    const usersSg = securityGroupId(template, 'Database users provider: no inbound, outbound only to the cluster and Secrets Manager');
     template.hasResourceProperties('AWS::RDS::DBCluster', { Port: 3306 });
 
-    // No inline rules: no CIDR ingress, and no allow-all egress. A group with
-    // no egress rule at all carries aws-cdk-lib's "disallow all" placeholder;
-    // the others get standalone egress rules, which make CloudFormation drop
-    // the default allow-all rule.
-    for (const sg of Object.values(template.findResources('AWS::EC2::SecurityGroup'))) {
+    // No inline ingress. Inline egress: aws-cdk-lib's "disallow all"
+    // placeholder on groups with no egress rule, and 443 to any address on the
+    // users provider's group, whose subnets route only to S3 (the gateway
+    // endpoint, for CloudFormation's answer URL) and the VPC itself.
+    for (const [id, sg] of Object.entries(template.findResources('AWS::EC2::SecurityGroup'))) {
       expect(sg.Properties.SecurityGroupIngress).toBeUndefined();
       for (const rule of sg.Properties.SecurityGroupEgress ?? []) {
-        expect(rule).toEqual(expect.objectContaining({ CidrIp: '255.255.255.255/32', Description: 'Disallow all traffic' }));
+        if (id === usersSg) expect(rule).toEqual(expect.objectContaining({ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443 }));
+        else expect(rule).toEqual(expect.objectContaining({ CidrIp: '255.255.255.255/32', Description: 'Disallow all traffic' }));
       }
     }
-    expect(JSON.stringify(template.toJSON())).not.toMatch(/0\.0\.0\.0\/0|::\/0/);
+    expect(JSON.stringify(template.toJSON())).not.toMatch(/::\/0/);
 
     const rotationSg = securityGroupId(template, 'Secret rotation function: no inbound, outbound only to the cluster and Secrets Manager');
     const endpointSg = securityGroupId(template, 'Secrets Manager endpoint: inbound only from the functions of this construct');
-    template.resourceCountIs('AWS::EC2::SecurityGroup', 5);
+    template.resourceCountIs('AWS::EC2::SecurityGroup', 6);
 
-    // Every rule as "source -> destination:port", from ingress and egress resources alike.
+    // Every rule between groups as "source -> destination:port", from ingress and egress resources alike.
     const edges = (type: string, from: string, to: string) => Object.values(template.findResources(type)).map((r) => {
       const p = r.Properties;
       expect(p.IpProtocol).toBe('tcp');
@@ -108,17 +112,20 @@ describe('security groups', () => {
       `${proxySg} -> ${clusterSg}:3306`,
       `${rotationSg} -> ${clusterSg}:3306`,
       `${rotationSg} -> ${endpointSg}:443`,
+      `${usersSg} -> ${clusterSg}:3306`,
+      `${usersSg} -> ${endpointSg}:443`,
     ].sort();
     expect(edges('AWS::EC2::SecurityGroupIngress', 'SourceSecurityGroupId', 'GroupId')).toEqual(expected);
     expect(edges('AWS::EC2::SecurityGroupEgress', 'GroupId', 'DestinationSecurityGroupId')).toEqual(expected);
   });
 
-  test('without rotation: only handler -> proxy -> cluster', () => {
+  test('without rotation: no rotation function, its group or rules; the users provider still reads the master secret', () => {
     const { template } = build(ctx, { secretRotation: false });
-    template.resourceCountIs('AWS::EC2::SecurityGroup', 3);
-    template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 2);
-    template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
+    template.resourceCountIs('AWS::EC2::SecurityGroup', 5);
+    template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 4);
     template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 0);
+    expect(Object.values(template.findResources('AWS::EC2::VPCEndpoint')).map((e) => e.Properties.VpcEndpointType).sort())
+      .toEqual(['Gateway', 'Interface']);
   });
 
   test('given security groups are used instead of created ones', () => {
@@ -132,7 +139,7 @@ describe('security groups', () => {
       handler: { securityGroups: [handlerSg] },
       secretRotation: false,
     });
-    template.resourceCountIs('AWS::EC2::SecurityGroup', 3);
+    template.resourceCountIs('AWS::EC2::SecurityGroup', 5); // and the users provider's, and the Secrets Manager endpoint's
     template.hasResourceProperties('AWS::RDS::DBProxy', { VpcSecurityGroupIds: [ctx.stack.resolve(proxySg.securityGroupId)] });
     template.hasResourceProperties('AWS::RDS::DBCluster', { VpcSecurityGroupIds: [ctx.stack.resolve(clusterSg.securityGroupId)] });
     template.hasResourceProperties('AWS::Lambda::Function', {
@@ -166,7 +173,7 @@ describe('the Secrets Manager endpoint for rotation', () => {
 
   test('is created with private DNS off, and the rotation function is given its own DNS name', () => {
     const { template } = build(ctx);
-    const endpoint = resourceOf(template, 'AWS::EC2::VPCEndpoint').props;
+    const endpoint = Object.values(template.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Interface' } }))[0].Properties;
     expect(endpoint).toEqual(expect.objectContaining({
       ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, '.secretsmanager']] },
       VpcEndpointType: 'Interface',
@@ -180,7 +187,8 @@ describe('the Secrets Manager endpoint for rotation', () => {
     const vpc = new ec2.Vpc(ctx.stack, 'Mine', { natGateways: 0, subnetConfiguration: [{ name: 'I', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
     vpc.addInterfaceEndpoint('Shared', { service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, privateDnsEnabled: true });
     const { template } = build(ctx, { vpc });
-    const endpoints = Object.values(template.findResources('AWS::EC2::VPCEndpoint')).map((e) => e.Properties.PrivateDnsEnabled);
+    const endpoints = Object.values(template.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Interface' } }))
+      .map((e) => e.Properties.PrivateDnsEnabled);
     // One private DNS zone for Secrets Manager per VPC: a second would fail to deploy.
     expect(endpoints.sort()).toEqual([false, true]);
   });
@@ -189,7 +197,7 @@ describe('the Secrets Manager endpoint for rotation', () => {
     const vpc = new ec2.Vpc(ctx.stack, 'Mine', { natGateways: 0, subnetConfiguration: [{ name: 'I', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
     const endpoint = vpc.addInterfaceEndpoint('Sm', { service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, privateDnsEnabled: false });
     const { template } = build(ctx, { vpc, secretsManagerEndpoint: endpoint });
-    template.resourceCountIs('AWS::EC2::VPCEndpoint', 1);
+    expect(Object.keys(template.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Interface' } }))).toHaveLength(1);
     template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
       GroupId: ctx.stack.resolve(endpoint.connections.securityGroups[0].securityGroupId),
       SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DbRotationSecurityGroup'), 'GroupId'] },
@@ -206,7 +214,7 @@ describe('the Secrets Manager endpoint for rotation', () => {
       securityGroups: [ec2.SecurityGroup.fromSecurityGroupId(ctx.stack, 'ImportedSg', 'sg-0123456789abcdef0')],
     });
     const { template } = build(ctx, { vpc, secretsManagerEndpoint: endpoint });
-    template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
+    expect(Object.keys(template.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Interface' } }))).toHaveLength(0);
     expect(rotationEndpointUrl(template)).toEqual({
       'Fn::Join': ['', ['https://secretsmanager.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }]],
     });
@@ -240,7 +248,7 @@ describe('the cluster port in security group rules', () => {
     const mine = rules.filter((p) => p.Description === 'mine');
     expect(mine).toEqual([expect.objectContaining({ FromPort: { 'Fn::GetAtt': [expect.stringMatching(/^DbCluster/), 'Endpoint.Port'] } })]);
     const ours = rules.filter((p) => p.Description !== 'mine');
-    expect(ours.map((p) => [p.FromPort, p.ToPort])).toEqual([[3306, 3306], [3306, 3306]]); // proxy, rotation
+    expect(ours.map((p) => [p.FromPort, p.ToPort])).toEqual([[3306, 3306], [3306, 3306], [3306, 3306]]); // rotation, users provider, proxy
   });
 });
 

@@ -4,7 +4,7 @@
  */
 import { Duration, aws_ec2 as ec2, aws_iam as iam, aws_kms as kms, aws_rds as rds } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import { ApplicationProxy, ServerlessLampDatabase } from '../src';
+import { ApplicationProxy, DatabaseAuthentication, DatabasePrivilege, ServerlessLampDatabase } from '../src';
 import { build, recordTemplates, roleAssumedBy, useFreshStack, validateRecordedTemplates } from './support/harness';
 
 const recorded = recordTemplates();
@@ -31,7 +31,7 @@ function connectArn(proxyLogicalId: RegExp, user: string) {
 }
 
 describe('the construct\'s proxy', () => {
-  test('defaults: MySQL, IAM auth REQUIRED, TLS required, tuned pool, unique name', () => {
+  test('defaults: MySQL, end-to-end IAM, TLS required, tuned pool, unique name', () => {
     const { template } = build(ctx);
     template.hasResourceProperties('AWS::RDS::DBProxy', {
       EngineFamily: 'MYSQL',
@@ -39,11 +39,9 @@ describe('the construct\'s proxy', () => {
       DebugLogging: false,
       IdleClientTimeout: 1800,
       DBProxyName: Match.stringLikeRegexp('^teststack-db-[0-9a-f]{8}-proxy$'),
-      Auth: [{
-        AuthScheme: 'SECRETS',
-        IAMAuth: 'REQUIRED',
-        SecretArn: { Ref: Match.stringLikeRegexp('SecretAttachment') },
-      }],
+      // IAM from the client to the proxy and from the proxy to the database: no secret at all.
+      DefaultAuthScheme: 'IAM_AUTH',
+      Auth: Match.absent(),
     });
     template.hasResourceProperties('AWS::RDS::DBProxyTargetGroup', {
       TargetGroupName: 'default',
@@ -116,42 +114,55 @@ describe('the construct\'s proxy', () => {
     });
   });
 
-  test('proxy role: assumable by rds.amazonaws.com, reads exactly the secret', () => {
-    const { db, template } = build(ctx);
+  test('proxy role: assumable by rds.amazonaws.com, may connect to the cluster as exactly the application users', () => {
+    const db = new ServerlessLampDatabase(ctx.stack, 'Db');
+    db.addUser('reporting', { privileges: DatabasePrivilege.readData() });
+    const template = Template.fromStack(ctx.stack);
     const roleId = roleAssumedBy(template, 'rds.amazonaws.com');
     expect(template.findResources('AWS::IAM::Role')[roleId].Properties.ManagedPolicyArns).toBeUndefined();
     template.hasResourceProperties('AWS::RDS::DBProxy', { RoleArn: { 'Fn::GetAtt': [roleId, 'Arn'] } });
-    expect(policyOf(template, roleId)).toEqual([
-      {
-        Effect: 'Allow',
-        Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
-        Resource: { Ref: expect.stringMatching(/SecretAttachment/) },
-      },
-      // The secret is encrypted with the construct's customer managed key.
-      { Effect: 'Allow', Action: 'kms:Decrypt', Resource: { 'Fn::GetAtt': [expect.stringMatching(/^DbKey/), 'Arn'] } },
-    ]);
+    expect(policyOf(template, roleId)).toEqual([{
+      Effect: 'Allow',
+      Action: 'rds-db:connect',
+      // arn:<partition>:rds-db:<region>:<account>:dbuser:<cluster resource id>/<user>
+      Resource: ['lamp_app', 'reporting'].map((user) => ({
+        'Fn::Join': ['', [
+          'arn:', { Ref: 'AWS::Partition' }, ':rds-db:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':dbuser:',
+          { 'Fn::GetAtt': [expect.stringMatching(/^DbCluster[0-9A-F]{8}$/), 'DBClusterResourceId'] }, `/${user}`,
+        ]],
+      })),
+    }]);
     expect(ctx.stack.resolve(db.proxyRole.roleArn)).toEqual({ 'Fn::GetAtt': [roleId, 'Arn'] });
   });
 
-  test('the proxy role gets kms:Decrypt on a given key', () => {
+  test('with secrets: the proxy reads exactly the application users\' secrets, and decrypts them with the key', () => {
     const key = new kms.Key(ctx.stack, 'SecretKey');
-    const { template } = build(ctx, { encryptionKey: key });
-    const decrypt = policyOf(template, 'DbProxyRole').filter((st: any) => st.Action === 'kms:Decrypt');
-    expect(decrypt).toEqual([expect.objectContaining({ Resource: { 'Fn::GetAtt': [expect.stringMatching(/^SecretKey/), 'Arn'] } })]);
+    const { template } = build(ctx, { authentication: DatabaseAuthentication.SECRETS, encryptionKey: key });
+    const proxy = Object.values(template.findResources('AWS::RDS::DBProxy'))[0].Properties;
+    expect(proxy.DefaultAuthScheme).toBeUndefined();
+    expect(proxy.Auth).toEqual([{ AuthScheme: 'SECRETS', IAMAuth: 'REQUIRED', SecretArn: { Ref: expect.stringMatching(/^DbUserlampappSecretAttachment/) } }]);
+    const statements = policyOf(template, 'DbProxyRole');
+    expect(statements).toEqual([
+      expect.objectContaining({ Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: { Ref: expect.stringMatching(/^DbUserlampappSecretAttachment/) } }),
+      { Effect: 'Allow', Action: 'kms:Decrypt', Resource: { 'Fn::GetAtt': [expect.stringMatching(/^SecretKey/), 'Arn'] } },
+    ]);
+    // Never the master secret.
+    expect(JSON.stringify(statements)).not.toMatch(/DbClusterSecret/);
   });
 
   test('a given proxy role is used and none is created', () => {
     const role = new iam.Role(ctx.stack, 'MyRole', { assumedBy: new iam.ServicePrincipal('rds.amazonaws.com') });
     const { db, template } = build(ctx, { proxyRole: role });
     expect(db.proxyRole).toBe(role);
-    template.resourceCountIs('AWS::IAM::Role', 4); // mine, handler, enhanced monitoring, flow logs
+    template.resourceCountIs('AWS::IAM::Role', 5); // mine, handler, users provider, enhanced monitoring, flow logs
     template.hasResourceProperties('AWS::RDS::DBProxy', { RoleArn: ctx.stack.resolve(role.roleArn) });
   });
 });
 
 describe('grants and metrics', () => {
-  test('grantConnect names the proxy resource id and the given user, defaulting to the master user', () => {
+  test('grantConnect names the proxy resource id and the given user, defaulting to the application user', () => {
     const db = new ServerlessLampDatabase(ctx.stack, 'Db');
+    db.addUser('reporting');
     const app = new iam.Role(ctx.stack, 'App', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
     db.grantConnect(app, 'reporting');
     const other = new iam.Role(ctx.stack, 'Other', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
@@ -161,9 +172,9 @@ describe('grants and metrics', () => {
       { Effect: 'Allow', Action: 'rds-db:connect', Resource: connectArn(/^DbProxy[0-9A-F]{8}$/, 'reporting') },
     ]);
     expect(policyOf(template, 'Other')).toEqual([
-      { Effect: 'Allow', Action: 'rds-db:connect', Resource: connectArn(/^DbProxy[0-9A-F]{8}$/, 'lampadmin') },
+      { Effect: 'Allow', Action: 'rds-db:connect', Resource: connectArn(/^DbProxy[0-9A-F]{8}$/, 'lamp_app') },
     ]);
-    expect(db.defaultDatabaseUser).toBe('lampadmin');
+    expect(db.defaultDatabaseUser).toBe('lamp_app');
   });
 
   test('metrics name the proxy, with the statistic that fits each', () => {
@@ -186,7 +197,7 @@ describe('grants and metrics', () => {
 });
 
 describe('more applications: addProxy', () => {
-  test('adds a proxy with its own security group, name and pool, reading the same secret', () => {
+  test('adds a proxy with its own security group, name and pool, the same role and authentication', () => {
     const db = new ServerlessLampDatabase(ctx.stack, 'Db', { proxy: { maxConnectionsPercent: 60 } });
     const reporting = db.addProxy('Reporting', { maxConnectionsPercent: 40, borrowTimeout: Duration.seconds(5) });
     expect(reporting).toBeInstanceOf(ApplicationProxy);
@@ -201,7 +212,7 @@ describe('more applications: addProxy', () => {
     template.hasResourceProperties('AWS::RDS::DBProxy', {
       DBProxyName: names[1],
       RequireTLS: true,
-      Auth: [Match.objectLike({ IAMAuth: 'REQUIRED' })],
+      DefaultAuthScheme: 'IAM_AUTH',
       RoleArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DbProxyRole'), 'Arn'] },
       VpcSecurityGroupIds: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^DbReportingSecurityGroup'), 'GroupId'] }],
     });
@@ -236,13 +247,13 @@ describe('more applications: addProxy', () => {
     expect(shop.node.path).toBe('TestStack/Shop');
   });
 
-  test('grantConnect names the added proxy and defaults to the master user', () => {
+  test('grantConnect names the added proxy and defaults to the application user', () => {
     const db = new ServerlessLampDatabase(ctx.stack, 'Db');
     const reporting = db.addProxy('Reporting');
     const role = new iam.Role(ctx.stack, 'App', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     reporting.grantConnect(role);
     expect(policyOf(Template.fromStack(ctx.stack), 'App')).toEqual([
-      { Effect: 'Allow', Action: 'rds-db:connect', Resource: connectArn(/^DbReportingProxy[0-9A-F]{8}$/, 'lampadmin') },
+      { Effect: 'Allow', Action: 'rds-db:connect', Resource: connectArn(/^DbReportingProxy[0-9A-F]{8}$/, 'lamp_app') },
     ]);
   });
 

@@ -5,15 +5,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Duration, aws_lambda as lambda, aws_logs as logs, aws_sqs as sqs } from 'aws-cdk-lib';
-import { Match } from 'aws-cdk-lib/assertions';
-import { build, recordTemplates, resourceOf, roleAssumedBy, useFreshStack, validateRecordedTemplates } from './support/harness';
+import { build, handlerOf, recordTemplates, roleAssumedBy, useFreshStack, validateRecordedTemplates } from './support/harness';
 
 const recorded = recordTemplates();
 const ctx = useFreshStack();
 
 test('Node.js 24 on arm64, in the VPC, traced, with an environment that holds no secret', () => {
   const { template } = build(ctx);
-  const fn = resourceOf(template, 'AWS::Lambda::Function').props;
+  const fn = handlerOf(template).props;
   expect(fn.Runtime).toBe('nodejs24.x');
   expect(fn.TracingConfig).toEqual({ Mode: 'Active' });
   expect(fn.ReservedConcurrentExecutions).toBeUndefined();
@@ -27,7 +26,8 @@ test('Node.js 24 on arm64, in the VPC, traced, with an environment that holds no
   expect(Object.keys(vars).sort()).toEqual(['AWS_NODEJS_CONNECTION_REUSE_ENABLED', 'DB_HOST', 'DB_NAME', 'DB_PORT', 'DB_USER']);
   expect(vars.DB_HOST).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DbProxy[0-9A-F]{8}$/), 'Endpoint'] });
   expect(vars.DB_PORT).toBe('3306');
-  expect(vars.DB_USER).toBe('lampadmin');
+  // The least-privilege application user, not the master user.
+  expect(vars.DB_USER).toBe('lamp_app');
   expect(vars.DB_NAME).toBe('lamp');
   expect(JSON.stringify(vars)).not.toMatch(/secret|password/i);
 });
@@ -42,7 +42,7 @@ test('the function package holds the bundle alone, within its size budget', () =
 
 test('its log group is encrypted, kept a year and retained', () => {
   const { template } = build(ctx);
-  const fn = resourceOf(template, 'AWS::Lambda::Function').props;
+  const fn = handlerOf(template).props;
   const groupId = fn.LoggingConfig.LogGroup.Ref;
   expect(groupId).toMatch(/^DbHandlerLogs/);
   expect(template.findResources('AWS::Logs::LogGroup')[groupId]).toEqual(expect.objectContaining({
@@ -63,19 +63,19 @@ test('handler options: timeout, memory, concurrency, dead-letter queue, tracing;
     },
     logRetention: logs.RetentionDays.THREE_MONTHS,
   });
-  template.hasResourceProperties('AWS::Lambda::Function', {
+  expect(handlerOf(template).props).toMatchObject({
     Timeout: 30,
     MemorySize: 512,
     ReservedConcurrentExecutions: 20,
-    DeadLetterConfig: { TargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Dlq'), 'Arn'] } },
+    DeadLetterConfig: { TargetArn: { 'Fn::GetAtt': [expect.stringMatching(/^Dlq/), 'Arn'] } },
     TracingConfig: { Mode: 'PassThrough' },
   });
   template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
 });
 
-test('its role: the VPC execution policy, X-Ray, and rds-db:connect on the proxy resource id for the master user', () => {
+test('its role: the VPC execution policy, X-Ray, and rds-db:connect on the proxy resource id for the application user', () => {
   const { template } = build(ctx);
-  const roleId = roleAssumedBy(template, 'lambda.amazonaws.com');
+  const roleId = roleAssumedBy(template, 'lambda.amazonaws.com', /^DbHandlerRole/);
   expect(JSON.stringify(template.findResources('AWS::IAM::Role')[roleId].Properties.ManagedPolicyArns))
     .toMatch(/^\[\{"Fn::Join":\["",\["arn:",\{"Ref":"AWS::Partition"\},":iam::aws:policy\/service-role\/AWSLambdaVPCAccessExecutionRole"\]\]\}\]$/);
   const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
@@ -93,7 +93,7 @@ test('its role: the VPC execution policy, X-Ray, and rds-db:connect on the proxy
         'Fn::Join': ['', [
           'arn:', { Ref: 'AWS::Partition' }, ':rds-db:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':dbuser:',
           { 'Fn::Select': [6, { 'Fn::Split': [':', { 'Fn::GetAtt': [expect.stringMatching(/^DbProxy[0-9A-F]{8}$/), 'DBProxyArn'] }] }] },
-          '/lampadmin',
+          '/lamp_app',
         ]],
       },
     },
@@ -102,7 +102,9 @@ test('its role: the VPC execution policy, X-Ray, and rds-db:connect on the proxy
 
 test('tracing off leaves no X-Ray statement', () => {
   const { template } = build(ctx, { handler: { tracing: lambda.Tracing.DISABLED } });
-  expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toContain('xray:');
+  const handlerPolicies = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([id]) => id.startsWith('DbHandlerRole'));
+  expect(handlerPolicies).toHaveLength(1);
+  expect(JSON.stringify(handlerPolicies)).not.toContain('xray:');
 });
 
 validateRecordedTemplates(recorded, 5);

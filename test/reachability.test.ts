@@ -138,6 +138,23 @@ describe.each(CASES)('$name', (c) => {
     expect(model.egress(p)).toEqual([`group ${sg('DbClusterSecurityGroup')}:tcp/3306-3306`]);
   });
 
+  test(`the users provider reaches the cluster on 3306, Secrets Manager (${c.secretsManager ?? 'endpoint'}) and S3 on 443, and nothing else`, () => {
+    const users = model.workload('DbUsersFunction');
+    expect(model.canReach(users, cluster)).toBe(true);
+    expect(model.canReach(users, proxy)).toBe(false);
+    const nat = c.secretsManager === 'nat';
+    expect(model.secretsManager(users)).toEqual({ reachable: true, via: expect.stringMatching(nat ? /^nat / : /^endpoint DbSecretsManagerEndpoint/) });
+    // CloudFormation's answer URL.
+    expect(model.s3(users)).toEqual({ reachable: true, via: expect.stringMatching(nat ? /^nat / : /^gateway endpoint /) });
+    // 443 to any address is routed only to S3 and the VPC itself unless the subnets have NAT.
+    expect(model.internet(users)).toBe(nat);
+    expect(model.egress(users)).toEqual([
+      'cidr 0.0.0.0/0:tcp/443-443',
+      `group ${sg('DbClusterSecurityGroup')}:tcp/3306-3306`,
+      ...(nat ? [] : [`group ${sg('DbSecretsManagerEndpointSecurityGroup')}:tcp/443-443`]),
+    ].sort());
+  });
+
   if (c.secretsManager) {
     test(`the rotation function reaches the cluster on 3306 and Secrets Manager on 443 (${c.secretsManager}), and nothing else`, () => {
       const rotation = model.workload('DbClusterRotationSingleUser');
@@ -151,9 +168,8 @@ describe.each(CASES)('$name', (c) => {
       ].sort());
     });
   } else {
-    test('there is no rotation function, and no endpoint', () => {
-      expect(model.workloads().map((w) => w.kind).sort()).toEqual(['function', 'proxy']);
-      expect(Object.values(template.Resources).filter((r: any) => r.Type === 'AWS::EC2::VPCEndpoint')).toEqual([]);
+    test('there is no rotation function', () => {
+      expect(model.workloads().map((w) => w.id).filter((id) => id.includes('Rotation'))).toEqual([]);
     });
   }
 

@@ -5,7 +5,7 @@
 import { aws_ec2 as ec2, aws_iam as iam, aws_rds as rds } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ServerlessLampDatabase, ServerlessLampDatabaseProps } from '../src';
-import { build, recordTemplates, resourceOf, useFreshStack, validateRecordedTemplates } from './support/harness';
+import { build, recordTemplates, resourceOf, useFreshStack, validateRecordedTemplates, handlerOf } from './support/harness';
 
 const recorded = recordTemplates();
 const ctx = useFreshStack();
@@ -20,7 +20,7 @@ describe('when it exists', () => {
     template.resourceCountIs('AWS::RDS::DBProxyEndpoint', 0);
     expect(db.readOnlyEndpoint).toBeUndefined();
     expect(db.proxyReadOnlyEndpoint).toBeUndefined();
-    expect(resourceOf(template, 'AWS::Lambda::Function').props.Environment.Variables.DB_READER_HOST).toBeUndefined();
+    expect(handlerOf(template).props.Environment.Variables.DB_READER_HOST).toBeUndefined();
     expect(Object.keys(template.findOutputs('*')).some((k) => k.startsWith('DbProxyReadOnlyEndpoint'))).toBe(false);
   });
 
@@ -40,7 +40,7 @@ describe('when it exists', () => {
   test('the handler learns its host name (DB_READER_HOST) and a stack output names it', () => {
     const { template } = build(ctx, readers);
     const endpointId = resourceOf(template, 'AWS::RDS::DBProxyEndpoint').logicalId;
-    const vars = resourceOf(template, 'AWS::Lambda::Function').props.Environment.Variables;
+    const vars = handlerOf(template).props.Environment.Variables;
     expect(vars.DB_READER_HOST).toEqual({ 'Fn::GetAtt': [endpointId, 'Endpoint'] });
     const outputs = template.findOutputs('*');
     const key = Object.keys(outputs).find((k) => k.startsWith('DbProxyReadOnlyEndpoint'))!;

@@ -31,6 +31,11 @@ describe.each(stacks)('$name stack', ({ template }) => {
     for (const [, fn] of resourcesOf(template, 'AWS::Lambda::Function')) {
       const vars = fn.Properties.Environment?.Variables ?? {};
       for (const [name, value] of Object.entries(vars)) {
+        // The users provider is told the Secrets Manager endpoint's URL: where to ask, not a secret.
+        if (name === 'SECRETS_MANAGER_ENDPOINT') {
+          expect(JSON.stringify(value)).toMatch(/^\{"Fn::Join":\["",\["https:\/\/",\{"Fn::Select":\[1,\{"Fn::Split":\[":",\{"Fn::Select":\[0,\{"Fn::GetAtt":\["DbSecretsManagerEndpoint[0-9A-F]{8}","DnsEntries"\]/);
+          continue;
+        }
         expect(name).not.toMatch(/PASS|SECRET|TOKEN|KEY/i);
         expect(JSON.stringify(value)).not.toMatch(/secretsmanager|SecretString|password/i);
       }
@@ -68,7 +73,7 @@ describe.each(stacks)('$name stack', ({ template }) => {
 
   test('nothing is reachable from outside the VPC', () => {
     const text = JSON.stringify(template);
-    expect(text).not.toMatch(/0\.0\.0\.0\/0|::\/0/);
+    expect(text).not.toMatch(/::\/0/);
     for (const type of ['AWS::EC2::InternetGateway', 'AWS::EC2::NatGateway', 'AWS::EC2::EIP', 'AWS::Lambda::Url', 'AWS::Lambda::Permission']) {
       expect(resourcesOf(template, type)).toEqual([]);
     }
@@ -85,12 +90,22 @@ describe.each(stacks)('$name stack', ({ template }) => {
         expect(rule.Properties.SourceSecurityGroupId ?? rule.Properties.DestinationSecurityGroupId).toBeDefined();
       }
     }
-    for (const [, sg] of resourcesOf(template, 'AWS::EC2::SecurityGroup')) {
+    for (const [id, sg] of resourcesOf(template, 'AWS::EC2::SecurityGroup')) {
       expect(sg.Properties.SecurityGroupIngress).toBeUndefined();
+      // The one address rule: the users provider may send to any address on 443,
+      // which its subnets (no internet route) carry only to S3 (CloudFormation's
+      // answer URL, through the gateway endpoint) and to the VPC's own endpoints.
+      for (const rule of sg.Properties.SecurityGroupEgress ?? []) {
+        if (rule.CidrIp === '255.255.255.255/32') continue; // aws-cdk-lib's "disallow all" placeholder
+        expect([id, rule]).toEqual([expect.stringMatching(/^DbUsersSecurityGroup/), expect.objectContaining({ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443 })]);
+      }
     }
-    const [, proxy] = resourcesOf(template, 'AWS::RDS::DBProxy')[0];
-    expect(proxy.Properties.RequireTLS).toBe(true);
-    expect(proxy.Properties.Auth).toEqual([expect.objectContaining({ IAMAuth: 'REQUIRED' })]);
+    for (const [, proxy] of resourcesOf(template, 'AWS::RDS::DBProxy')) {
+      expect(proxy.Properties.RequireTLS).toBe(true);
+      // Clients authenticate with IAM only: end-to-end IAM has no other scheme.
+      expect(proxy.Properties.DefaultAuthScheme).toBe('IAM_AUTH');
+      expect(proxy.Properties.Auth).toBeUndefined();
+    }
   });
 
   test('data at rest is encrypted with a customer managed key', () => {

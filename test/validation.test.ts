@@ -53,7 +53,6 @@ const cases: Array<[string, ServerlessLampDatabaseProps, RegExp]> = [
   ['secretRotationInterval 1 hour', { secretRotationInterval: Duration.hours(1) }, /^secretRotationInterval \(1 hour\) must be between 4 hours and 1000 days$/],
   ['secretRotationInterval 1001 days', { secretRotationInterval: Duration.days(1001) }, /^secretRotationInterval \(1001 days\) must be between 4 hours and 1000 days$/],
   ['backtrackWindow 73 hours', { backtrackWindow: Duration.hours(73) }, /^backtrackWindow \(262800 seconds\) must be between 0 and 259200 seconds$/],
-  ['rotation off with an endpoint', { secretRotation: false, secretsManagerEndpoint: {} as any }, /^Either turn secretRotation off or provide secretsManagerEndpoint, but not both/],
   ['DESTROY with deletion protection', { removalPolicy: RemovalPolicy.DESTROY, deletionProtection: true }, /^Either set removalPolicy to RemovalPolicy.DESTROY or deletionProtection to true, but not both/],
 ];
 

@@ -167,3 +167,29 @@ export function acknowledgeInlinePolicies(scope: IConstruct): void {
     }
   }
 }
+
+/** The users provider's function, in the VPC, and its role. */
+export function acknowledgeProvider(fn: lambda.Function, role: iam.Role): void {
+  acknowledgeRules(role, [{
+    id: 'AwsSolutions-IAM4',
+    reason: 'AWSLambdaVPCAccessExecutionRole is the AWS managed policy Lambda documents for functions in a VPC ' +
+      '(network interface management, which has no resource-level permissions, and writing logs).',
+    appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole'],
+  }]);
+  acknowledgeRules(role.node.findChild('DefaultPolicy').node.defaultChild as iam.CfnPolicy, [{
+    id: 'AwsSolutions-IAM5',
+    reason: 'xray:PutTraceSegments and xray:PutTelemetryRecords, added for active tracing, support no resource-level permissions.',
+    appliesTo: ['Resource::*'],
+  }]);
+  const deployTime = 'It runs only when CloudFormation creates, changes or deletes a database user, ' +
+    'one request at a time, and answers every request, failures included, to CloudFormation: ';
+  acknowledgeRules(fn, [
+    ...acrossPacks('LambdaConcurrency', [HIPAA, NIST], deployTime + 'reserving concurrency for it would only take capacity from the account.'),
+    ...acrossPacks('LambdaDLQ', [HIPAA, NIST, SERVERLESS], deployTime + 'a dead-letter queue would receive nothing CloudFormation does not already report.'),
+  ]);
+  acknowledgeRules(fn.node.findChild('EventInvokeConfig'), [{
+    id: 'Serverless-LambdaAsyncFailureDestination',
+    reason: deployTime + 'a failure destination would receive nothing CloudFormation does not already report (retries are off: ' +
+      'a retried request would answer twice).',
+  }]);
+}

@@ -6,7 +6,7 @@ import { Construct, IConstruct } from 'constructs';
 import { rdsPhysicalName } from './names';
 import { SecretsManagerAccess, allowSecretsManager, closedSecurityGroup } from './network';
 import { MYSQL_PORT, withLiteralPort } from './proxy';
-import type { ServerlessLampDatabaseProps } from '../serverless-lamp-database';
+import type { ServerlessLampDatabaseProps } from '../serverless-lamp-database-props';
 
 /** The log types exported by default. */
 export const DEFAULT_LOG_EXPORTS = ['audit', 'error', 'general', 'slowquery'];

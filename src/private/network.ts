@@ -1,4 +1,4 @@
-import { Fn, RemovalPolicy, aws_ec2 as ec2, aws_kms as kms, aws_logs as logs } from 'aws-cdk-lib';
+import { Fn, RemovalPolicy, Stack, aws_ec2 as ec2, aws_kms as kms, aws_logs as logs } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 
 export interface NetworkProps {
@@ -118,4 +118,23 @@ export function allowSecretsManager(access: SecretsManagerAccess, client: ec2.IC
   } else {
     client.connections.allowTo(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), `${description} (through the subnets' egress path)`);
   }
+}
+
+/**
+ * Lets `client` reach S3 in the Region on 443 (for CloudFormation's answer
+ * URLs): subnets without internet access get an S3 gateway endpoint (free),
+ * unless the VPC, one of this app, has one already; an imported VPC's isolated
+ * subnets must route to S3 themselves. The client's group may send to any
+ * address on 443: the subnets' routes lead only to S3 and the VPC itself.
+ */
+export function allowS3(database: Construct & { vpc: ec2.IVpc; vpcSubnets: ec2.SubnetSelection }, client: ec2.IConnectable): void {
+  const { vpc, vpcSubnets } = database;
+  const subnets = vpc.selectSubnets(vpcSubnets);
+  const isolated = !subnets.hasPublic && subnets.subnets.every((s) => vpc.isolatedSubnets.includes(s));
+  const hasS3Endpoint = vpc.node.findAll().some((c) => c instanceof ec2.GatewayVpcEndpoint &&
+    JSON.stringify(Stack.of(c).resolve((c.node.defaultChild as ec2.CfnVPCEndpoint).serviceName)).includes('.s3'));
+  if (isolated && vpc instanceof ec2.Vpc && !hasS3Endpoint && !database.node.tryFindChild('S3Endpoint')) {
+    new ec2.GatewayVpcEndpoint(database, 'S3Endpoint', { vpc, service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [vpcSubnets] });
+  }
+  client.connections.allowTo(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'To S3 (CloudFormation answers) and Secrets Manager');
 }

@@ -34,7 +34,8 @@ export function withLiteralPort(cluster: rds.DatabaseCluster): rds.DatabaseClust
 /** What a proxy needs from the database it fronts. */
 export interface ProxyTarget {
   readonly cluster: rds.DatabaseCluster;
-  readonly secret: secretsmanager.ISecret;
+  /** How the proxy authenticates to the cluster: end-to-end IAM, or secrets. */
+  readonly authentication: { readonly defaultAuthScheme?: rds.DefaultAuthScheme; readonly secrets?: secretsmanager.ISecret[] };
   readonly role: iam.IRole;
   readonly vpc: ec2.IVpc;
   readonly vpcSubnets: ec2.SubnetSelection;
@@ -82,9 +83,9 @@ export function createProxy(scope: Construct, target: ProxyTarget): CreatedProxy
   });
   const proxy = new rds.DatabaseProxy(scope, 'Proxy', {
     proxyTarget: rds.ProxyTarget.fromCluster(withLiteralPort(target.cluster)),
-    // Grants the role secretsmanager:GetSecretValue/DescribeSecret on this
-    // secret only, plus kms:Decrypt when the secret uses a customer key.
-    secrets: [target.secret],
+    // With secrets: grants the role secretsmanager:GetSecretValue/DescribeSecret
+    // on each secret only, plus kms:Decrypt when it uses a customer key.
+    ...target.authentication,
     role: target.role,
     vpc: target.vpc,
     vpcSubnets: target.vpcSubnets,

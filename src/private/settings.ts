@@ -1,4 +1,4 @@
-import { RemovalPolicy, aws_logs as logs } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, aws_logs as logs } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import type { SecretsManagerAccess } from './network';
 
@@ -7,6 +7,8 @@ export interface DatabaseSettings {
   readonly logRetention: logs.RetentionDays;
   readonly logRemovalPolicy: RemovalPolicy;
   readonly secretsManager: () => SecretsManagerAccess;
+  /** How often secrets are rotated, when they are. */
+  readonly secretRotationInterval?: Duration;
 }
 
 const SETTINGS = new WeakMap<IConstruct, DatabaseSettings>();

@@ -1,7 +1,7 @@
 import { Annotations, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { ServerlessLampValidationError } from './errors';
-import type { ServerlessLampDatabaseProps } from '../serverless-lamp-database';
+import type { ServerlessLampDatabaseProps } from '../serverless-lamp-database-props';
 
 /** Throws when `value` (a resolved number) is outside [min, max] or not a multiple of `step`. */
 export function validateNumber(
@@ -165,9 +165,6 @@ const DATABASE_RULES: Array<(p: ServerlessLampDatabaseProps) => string | undefin
   },
   (p) => p.vpc && p.vpcFlowLogs !== undefined
     ? `vpcFlowLogs (${p.vpcFlowLogs}) applies only to the VPC this construct creates; with your own vpc, manage its flow logs there`
-    : undefined,
-  (p) => p.secretRotation === false && p.secretsManagerEndpoint
-    ? 'Either turn secretRotation off or provide secretsManagerEndpoint, but not both: only the rotation function uses the endpoint'
     : undefined,
   (p) => {
     const tls = p.clusterParameters?.require_secure_transport;

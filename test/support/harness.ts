@@ -38,6 +38,13 @@ export function resourceOf(template: Template, type: string): { logicalId: strin
   return { logicalId: ids[0], props: all[ids[0]].Properties };
 }
 
+/** The query handler's logical id and properties (the users provider is a function too). */
+export function handlerOf(template: Template): { logicalId: string; props: any } {
+  const found = Object.entries(template.findResources('AWS::Lambda::Function')).filter(([id]) => /^DbHandler[0-9A-F]{8}$/.test(id));
+  expect(found).toHaveLength(1);
+  return { logicalId: found[0][0], props: found[0][1].Properties };
+}
+
 /** The logical id of the one security group with this description. */
 export function securityGroupId(template: Template, description: string): string {
   const groups = template.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: description } });
@@ -46,11 +53,11 @@ export function securityGroupId(template: Template, description: string): string
   return ids[0];
 }
 
-/** Logical id of the role that `service` may assume (exactly one). */
-export function roleAssumedBy(template: Template, service: string): string {
+/** Logical id of the role that `service` may assume (exactly one, among those whose id matches `id`). */
+export function roleAssumedBy(template: Template, service: string, id: RegExp = /./): string {
   const ids = Object.keys(template.findResources('AWS::IAM::Role', {
     Properties: { AssumeRolePolicyDocument: { Statement: [{ Principal: { Service: service } }] } },
-  }));
+  })).filter((logicalId) => id.test(logicalId));
   expect(ids).toHaveLength(1);
   return ids[0];
 }

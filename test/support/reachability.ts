@@ -155,6 +155,29 @@ export class NetworkModel {
   }
 
   /**
+   * How `w` reaches S3 in the Region on 443 (where CloudFormation's answer URLs
+   * point): through a gateway endpoint on every one of its subnets' route
+   * tables, or through a NAT gateway; its groups must allow 443 to S3's
+   * addresses (modelled as 0.0.0.0/0: prefix-list rules are not modelled).
+   */
+  s3(w: Workload): SecretsManagerPath {
+    if (!this.egressAllows(w, { internet: true }, 443)) return { reachable: false, why: 'its security groups allow no egress to S3 on 443' };
+    const tables = w.subnets.map((s) => this.routeTableOf(s));
+    const gateway = Object.entries(this.resources).find(([, r]: [string, Json]) =>
+      r.Type === 'AWS::EC2::VPCEndpoint' && r.Properties.VpcEndpointType === 'Gateway' && serviceOf(r.Properties.ServiceName) === 's3' &&
+      tables.every((t) => t !== undefined && (r.Properties.RouteTableIds ?? []).map(refKey).includes(t)))?.[0];
+    if (gateway) return { reachable: true, via: `gateway endpoint ${gateway}` };
+    const nats = w.subnets.map((s) => this.natOf(s));
+    if (nats.every((n) => n !== undefined)) return { reachable: true, via: `nat ${[...new Set(nats)].join(', ')}` };
+    return { reachable: false, why: 'not every subnet routes to S3 (gateway endpoint) or to a NAT gateway' };
+  }
+
+  /** Whether every subnet of `w` has a default route to the internet (through a NAT gateway). */
+  internet(w: Workload): boolean {
+    return w.subnets.every((s) => this.natOf(s) !== undefined);
+  }
+
+  /**
    * Everything `w` may send to, as `group <key>:<ports>` or `cidr <cidr>:<ports>`
    * (`all` for a group without egress rules, which allows everything).
    */
@@ -274,11 +297,15 @@ export class NetworkModel {
     return attached ? natId : undefined;
   }
 
-  private defaultRoute(subnet: Key): Json | undefined {
+  private routeTableOf(subnet: Key): Key | undefined {
     const assoc = Object.values(this.resources).find((r: Json) =>
       r.Type === 'AWS::EC2::SubnetRouteTableAssociation' && refKey(r.Properties.SubnetId) === subnet) as Json;
-    if (!assoc) return undefined;
-    const table = refKey(assoc.Properties.RouteTableId);
+    return assoc ? refKey(assoc.Properties.RouteTableId) : undefined;
+  }
+
+  private defaultRoute(subnet: Key): Json | undefined {
+    const table = this.routeTableOf(subnet);
+    if (!table) return undefined;
     const route = Object.values(this.resources).find((r: Json) =>
       r.Type === 'AWS::EC2::Route' && refKey(r.Properties.RouteTableId) === table && r.Properties.DestinationCidrBlock === '0.0.0.0/0') as Json;
     return route?.Properties;

@@ -1,0 +1,278 @@
+import {
+  Annotations, ArnFormat, Duration, Lazy, Stack,
+  aws_ec2 as ec2, aws_iam as iam, aws_lambda as lambda, aws_logs as logs, aws_rds as rds,
+  aws_sam as sam, aws_secretsmanager as secretsmanager,
+} from 'aws-cdk-lib';
+import { Construct, IConstruct } from 'constructs';
+import { acknowledgeProvider } from './acknowledgments';
+import { ServerlessLampValidationError } from './errors';
+import { allowS3, allowSecretsManager, closedSecurityGroup } from './network';
+import { MYSQL_PORT, withLiteralPort } from './proxy';
+import { settingsOf } from './settings';
+import { DatabaseAuthentication } from '../database-authentication';
+import { UsersFunction } from '../provider/users-function';
+import type { DatabaseUserProps } from '../database-user';
+import type { ServerlessLampDatabase } from '../serverless-lamp-database';
+
+/**
+ * Who may connect through a database's proxies, and how: the users declared
+ * with `addUser()`, the users `grantConnect()` named, and the secrets every
+ * proxy must know (with `DatabaseAuthentication.SECRETS`).
+ */
+interface Users {
+  readonly authentication: DatabaseAuthentication;
+  readonly masterUserThroughProxy: boolean;
+  /** Declared users, by name. */
+  readonly declared: Set<string>;
+  /** Users the proxies' role may connect to the cluster as (end-to-end IAM). */
+  readonly connectable: Set<string>;
+  /** Secrets registered with every proxy (SECRETS). */
+  readonly secrets: secretsmanager.ISecret[];
+}
+
+const USERS = new WeakMap<IConstruct, Users>();
+/** The database each proxy front (ServerlessLampDatabase or ApplicationProxy) belongs to. */
+const DATABASE_OF = new WeakMap<IConstruct, ServerlessLampDatabase>();
+
+function usersOf(database: IConstruct): Users {
+  const users = USERS.get(database);
+  if (!users) throw new Error(`internal: ${database.node.path} has no users registry`);
+  return users;
+}
+
+/** The database `front` (a ServerlessLampDatabase or one of its ApplicationProxy) belongs to. */
+export function recordFront(front: IConstruct, database: ServerlessLampDatabase): void {
+  DATABASE_OF.set(front, database);
+}
+
+/**
+ * Sets up how a database's users authenticate. With end-to-end IAM, the
+ * proxies' role gets `rds-db:connect` on the cluster (its resource id) as
+ * exactly the users declared or granted, a list that grows as they are.
+ */
+export function setUpUsers(
+  database: ServerlessLampDatabase,
+  role: iam.IRole,
+  authentication: DatabaseAuthentication,
+  masterUserThroughProxy: boolean,
+): void {
+  if (masterUserThroughProxy && authentication === DatabaseAuthentication.IAM) {
+    throw new ServerlessLampValidationError(
+      'masterUserThroughProxy (true) needs authentication DatabaseAuthentication.SECRETS: with end-to-end IAM the proxy ' +
+        'has no password for the master user, which logs in with its password',
+    );
+  }
+  const users: Users = { authentication, masterUserThroughProxy, declared: new Set(), connectable: new Set(), secrets: [] };
+  USERS.set(database, users);
+  if (masterUserThroughProxy) {
+    users.secrets.push(database.secret);
+    Annotations.of(database).addWarningV2('serverless-lamp:master-user-through-proxy',
+      'masterUserThroughProxy is on: functions granted the master user through a proxy hold the database\'s administrator ' +
+        '(CREATE USER, DROP, GRANT). Prefer application users (addUser)');
+  }
+  if (authentication !== DatabaseAuthentication.IAM) return;
+  const stack = Stack.of(database);
+  const added = role.addToPrincipalPolicy(new iam.PolicyStatement({
+    actions: ['rds-db:connect'],
+    resources: Lazy.list({
+      produce: () => [...users.connectable].sort().map((user) => stack.formatArn({
+        service: 'rds-db',
+        resource: 'dbuser',
+        resourceName: `${database.cluster.clusterResourceIdentifier}/${user}`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      })),
+    }),
+  })).statementAdded;
+  if (!added) {
+    Annotations.of(database).addWarningV2('serverless-lamp:proxy-role-policy',
+      `proxyRole ${role.node.path} is imported, so it cannot be given rds-db:connect here: allow it rds-db:connect on ` +
+        'arn:<partition>:rds-db:<region>:<account>:dbuser:<cluster resource id>/<user> for each application user, ' +
+        'or the proxy cannot reach the database (end-to-end IAM)');
+  }
+}
+
+/** How a new proxy authenticates to the cluster: `defaultAuthScheme` and its initial secrets. */
+export function proxyAuthentication(database: ServerlessLampDatabase): { defaultAuthScheme?: rds.DefaultAuthScheme; secrets?: secretsmanager.ISecret[] } {
+  const users = usersOf(database);
+  return users.authentication === DatabaseAuthentication.IAM
+    ? { defaultAuthScheme: rds.DefaultAuthScheme.IAM_AUTH }
+    : { secrets: users.secrets.slice(0, 1) };
+}
+
+/**
+ * With secrets, a proxy knows every user's secret, including those declared
+ * after it: its `Auth` list is written at synth time.
+ */
+export function registerProxySecrets(database: ServerlessLampDatabase, proxy: rds.DatabaseProxy): void {
+  const users = usersOf(database);
+  if (users.authentication === DatabaseAuthentication.IAM) return;
+  (proxy.node.defaultChild as rds.CfnDBProxy).auth = Lazy.any({
+    produce: () => users.secrets.map((secret) => ({ authScheme: 'SECRETS', iamAuth: 'REQUIRED', secretArn: secret.secretArn })),
+  });
+}
+
+/**
+ * Before `grantConnect(grantee, user)` through a proxy of `front`'s database:
+ * the user must be one the proxy can reach the database as. With end-to-end
+ * IAM, a user created by hand is added to those the proxies' role may connect
+ * as; with secrets, the user needs a registered secret.
+ */
+export function prepareConnect(front: IConstruct, user: string): void {
+  const database = DATABASE_OF.get(front);
+  if (!database) throw new Error(`internal: ${front.node.path} belongs to no database`);
+  const users = usersOf(database);
+  const isMaster = user.toLowerCase() === database.masterUsername.toLowerCase();
+  if (isMaster && !users.masterUserThroughProxy) {
+    throw new ServerlessLampValidationError(
+      `grantConnect: dbUser ('${user}') is the master user, which no proxy admits by default: applications connect as ` +
+        'application users (addUser). To connect as the master user anyway, use authentication ' +
+        'DatabaseAuthentication.SECRETS with masterUserThroughProxy: true',
+    );
+  }
+  if (users.authentication === DatabaseAuthentication.IAM) {
+    users.connectable.add(user);
+  } else if (!isMaster && !users.declared.has(user)) {
+    throw new ServerlessLampValidationError(
+      `grantConnect: dbUser ('${user}') has no secret registered with the proxies: declare it with addUser('${user}', ...)`,
+    );
+  }
+}
+
+/** What `DatabaseUser` needs to create its custom resource. */
+export interface DeclaredUser {
+  readonly properties: Record<string, string>;
+  readonly dependencies: IConstruct[];
+  readonly secret?: secretsmanager.ISecret;
+}
+
+/** Registers a declared user, with its secret and that secret's rotation when the database uses secrets. */
+export function declareUser(
+  scope: Construct,
+  props: DatabaseUserProps,
+  grants: Array<{ Privileges: string[]; Table?: string }>,
+): DeclaredUser {
+  const database = props.database;
+  const users = usersOf(database);
+  if (users.declared.has(props.userName)) {
+    throw new ServerlessLampValidationError(`userName ('${props.userName}') is declared twice in ${database.node.path}`);
+  }
+  users.declared.add(props.userName);
+  const provider = usersProvider(database);
+  const properties: Record<string, string> = {
+    SecretArn: database.secret.secretArn,
+    Host: database.cluster.clusterEndpoint.hostname,
+    Port: String(MYSQL_PORT),
+    UserName: props.userName,
+    Database: database.databaseName,
+    Grants: JSON.stringify(grants),
+    Authentication: users.authentication === DatabaseAuthentication.IAM ? 'IAM' : 'PASSWORD',
+  };
+  // The writer must be available (the cluster itself is referenced by Host),
+  // and the provider's network rules in place.
+  const dependencies: IConstruct[] = [
+    ...database.cluster.node.findAll().filter((c) => c instanceof rds.CfnDBInstance),
+    provider.network,
+  ];
+  if (users.authentication === DatabaseAuthentication.IAM) {
+    users.connectable.add(props.userName);
+    return { properties, dependencies };
+  }
+  const secret = userSecret(scope, database, props.userName);
+  users.secrets.push(secret);
+  secret.grantRead(database.proxyRole);
+  secret.grantRead(provider.function);
+  return { properties: { ...properties, PasswordSecretArn: secret.secretArn }, dependencies, secret };
+}
+
+/** A generated secret for one user, attached to the cluster and rotated like the master's. */
+function userSecret(scope: Construct, database: ServerlessLampDatabase, userName: string): secretsmanager.ISecret {
+  const generated = new rds.DatabaseSecret(scope, 'Secret', {
+    username: userName,
+    dbname: database.databaseName,
+    encryptionKey: database.encryptionKey,
+  });
+  const attached = generated.attach(database.cluster);
+  const rotationSecurityGroup = database.node.tryFindChild('RotationSecurityGroup') as ec2.ISecurityGroup | undefined;
+  if (!rotationSecurityGroup) return attached;
+  const settings = settingsOf(database);
+  const rotation = new secretsmanager.SecretRotation(scope, 'Rotation', {
+    application: secretsmanager.SecretRotationApplication.MYSQL_ROTATION_SINGLE_USER,
+    secret: attached,
+    target: withLiteralPort(database.cluster),
+    vpc: database.vpc,
+    vpcSubnets: database.vpcSubnets,
+    securityGroup: rotationSecurityGroup,
+    automaticallyAfter: settings.secretRotationInterval ?? Duration.days(30),
+    excludeCharacters: ' %+~`#$&*()|[]{}:;<>?!\'/@"\\',
+  });
+  const url = settings.secretsManager().url;
+  if (url) (rotation.node.defaultChild as sam.CfnApplication).addPropertyOverride('Parameters.endpoint', url);
+  return attached;
+}
+
+/** The provider of a database's users: a function in the VPC that CloudFormation invokes and that answers it. */
+interface UsersProvider {
+  readonly serviceToken: string;
+  readonly function: lambda.Function;
+  /** Its security group, whose rules must exist before a user is created. */
+  readonly network: IConstruct;
+}
+
+const PROVIDERS = new WeakMap<IConstruct, UsersProvider>();
+
+/**
+ * The users provider of `database`, created with the first user.
+ *
+ * Its function runs in the database's subnets: it reads the master secret
+ * (through the Secrets Manager endpoint, or the subnets' NAT), connects
+ * straight to the cluster on 3306, and answers CloudFormation at the request's
+ * presigned S3 URL (through an S3 gateway endpoint, or the NAT). No function
+ * runs outside the VPC: the custom resource framework would need one.
+ */
+export function usersProvider(database: ServerlessLampDatabase): UsersProvider {
+  const existing = PROVIDERS.get(database);
+  if (existing) return existing;
+  const settings = settingsOf(database);
+  const access = settings.secretsManager();
+  const securityGroup = closedSecurityGroup(database, 'UsersSecurityGroup', database.vpc,
+    'Database users provider: no inbound, outbound only to the cluster and Secrets Manager');
+  withLiteralPort(database.cluster).connections.allowDefaultPortFrom(securityGroup, 'Database users provider to the cluster');
+  allowSecretsManager(access, securityGroup, 'Database users provider to Secrets Manager');
+  // CloudFormation's answer URL (an S3 bucket of the Region): through the
+  // subnets' S3 gateway endpoint, or their NAT. Its addresses are not known
+  // here, so the group allows 443 to any address; the subnets' routes decide
+  // where that can go.
+  allowS3(database, securityGroup);
+  const role = new iam.Role(database, 'UsersRole', {
+    assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    description: 'Serverless LAMP database users provider: VPC networking, logs, the master secret',
+    managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole')],
+  });
+  const fn = new UsersFunction(database, 'UsersFunction', {
+    description: 'Serverless LAMP: creates, changes and drops application database users',
+    role,
+    vpc: database.vpc,
+    vpcSubnets: database.vpcSubnets,
+    securityGroups: [securityGroup],
+    architecture: lambda.Architecture.ARM_64,
+    memorySize: 256,
+    // Long enough to wait for a writer that is still coming up; the function
+    // keeps time to answer CloudFormation before it runs out.
+    timeout: Duration.minutes(5),
+    // CloudFormation invokes it asynchronously; it answers every request
+    // itself, so a retry could only answer twice.
+    retryAttempts: 0,
+    tracing: lambda.Tracing.ACTIVE,
+    logGroup: new logs.LogGroup(database, 'UsersFunctionLogs', {
+      retention: settings.logRetention,
+      encryptionKey: database.encryptionKey,
+      removalPolicy: settings.logRemovalPolicy,
+    }),
+    environment: access.url ? { SECRETS_MANAGER_ENDPOINT: access.url } : {},
+  });
+  database.secret.grantRead(fn);
+  acknowledgeProvider(fn, role);
+  const provider = { serviceToken: fn.functionArn, function: fn, network: securityGroup };
+  PROVIDERS.set(database, provider);
+  return provider;
+}
