@@ -1,3 +1,4 @@
+export * from './alarms';
 export * from './errors';
 export * from './monitoring';
 export * from './proxy';
