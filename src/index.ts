@@ -1,3 +1,4 @@
+export * from './alarms';
 export * from './database-authentication';
 export * from './database-user';
 export * from './errors';

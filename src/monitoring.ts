@@ -1,46 +1,50 @@
 import { Duration, aws_cloudwatch as cloudwatch, aws_rds as rds, aws_sns as sns } from 'aws-cdk-lib';
-import { Construct } from 'constructs';
 import { ServerlessLampValidationError } from './private/errors';
-import {
-  alarmsOfProxy,
-  createClusterAndHandlerAlarms,
-  createProxyAlarms,
-  errorCodePattern,
-  registerDatabaseAlarms,
-  registerProxyAlarms,
-} from './private/monitoring';
-import type { ProxyBase } from './proxy-base';
-import type { ServerlessLampDatabase } from './serverless-lamp-database';
+
+/*
+ * The alarm constructs live in alarms.ts; they are re-exported here for the
+ * modules that import them from this one.
+ */
+export { DatabaseAlarms, ProxyAlarms } from './alarms';
+
+/** How the handler spells an error code. */
+const ERROR_CODE_PATTERN = /^[A-Z][A-Z0-9_]{0,63}$/;
 
 /**
  * An `error.code` the query handler answers with, and publishes as the
  * `ErrorCode` dimension of its `QueryFailures` metric.
  *
- * The constants are the codes this version of the handler knows; `of()` names
- * any other, for example one a newer handler adds.
+ * There is one constant for each code this version of the handler answers
+ * with, meaning what the README's table of codes says (a unit test fails when
+ * the constants and the handler's list differ); `of()` names any other, for
+ * example one a newer handler adds.
  */
 export class HandlerErrorCode {
   /** Missing or invalid environment. */
   public static readonly CONFIGURATION_ERROR = new HandlerErrorCode('CONFIGURATION_ERROR');
   /** MySQL 1045: the proxy rejected the token, or the function may not `rds-db:connect` as that user. */
   public static readonly ACCESS_DENIED = new HandlerErrorCode('ACCESS_DENIED');
-  /** IAM authentication requests to the proxy were rate limited. */
-  public static readonly AUTH_RATE_LIMITED = new HandlerErrorCode('AUTH_RATE_LIMITED');
+  /** MySQL 1044: the user may not use the database the handler connects to (`DB_NAME`). */
+  public static readonly DATABASE_ACCESS_DENIED = new HandlerErrorCode('DATABASE_ACCESS_DENIED');
+  /** MySQL 1049: the database the handler connects to (`DB_NAME`) does not exist. */
+  public static readonly UNKNOWN_DATABASE = new HandlerErrorCode('UNKNOWN_DATABASE');
   /** 9501: no database connection became free within the proxy's `borrowTimeout`. */
   public static readonly PROXY_BORROW_TIMEOUT = new HandlerErrorCode('PROXY_BORROW_TIMEOUT');
-  /** 1040: a connection limit was reached. */
+  /** 1040 "IAM authentication rate limit exceeded": too many simultaneous IAM logins to the proxy. */
+  public static readonly AUTH_RATE_LIMITED = new HandlerErrorCode('AUTH_RATE_LIMITED');
+  /** 1040 with any other text: the connection count or connection rate limit was reached. */
   public static readonly TOO_MANY_CONNECTIONS = new HandlerErrorCode('TOO_MANY_CONNECTIONS');
+  /** 1105 "Unknown error", which RDS Proxy documents with no cause. */
+  public static readonly PROXY_UNKNOWN_ERROR = new HandlerErrorCode('PROXY_UNKNOWN_ERROR');
   /** 3159: the server refused a connection without TLS. */
   public static readonly TLS_REQUIRED = new HandlerErrorCode('TLS_REQUIRED');
   /** The proxy's certificate chain or host name did not verify. */
   public static readonly TLS_VERIFICATION_FAILED = new HandlerErrorCode('TLS_VERIFICATION_FAILED');
   /** The connection was refused or timed out, or the host name did not resolve. */
   public static readonly DATABASE_UNREACHABLE = new HandlerErrorCode('DATABASE_UNREACHABLE');
-  /** The proxy answered, but the database behind it was not available. */
-  public static readonly DATABASE_UNAVAILABLE = new HandlerErrorCode('DATABASE_UNAVAILABLE');
   /** The connection dropped mid-query, on the retry too. */
   public static readonly CONNECTION_LOST = new HandlerErrorCode('CONNECTION_LOST');
-  /** The query outlived the invocation's time. */
+  /** The query outlived the invocation's time (or `DB_QUERY_TIMEOUT_MS`). */
   public static readonly QUERY_TIMEOUT = new HandlerErrorCode('QUERY_TIMEOUT');
   /** Anything else (the handler's log line has the detail). */
   public static readonly INTERNAL_ERROR = new HandlerErrorCode('INTERNAL_ERROR');
@@ -52,7 +56,7 @@ export class HandlerErrorCode {
    * @param code for example `DATABASE_UNREACHABLE`
    */
   public static of(code: string): HandlerErrorCode {
-    if (!errorCodePattern.test(code)) {
+    if (!ERROR_CODE_PATTERN.test(code)) {
       throw new ServerlessLampValidationError(
         `HandlerErrorCode.of('${code}'): an error code is 1 to 64 upper-case letters, digits or underscores, starting with a letter`,
       );
@@ -61,20 +65,44 @@ export class HandlerErrorCode {
   }
 
   /**
-   * The codes that say the path from the handler to the database is broken
-   * (network, TLS, IAM, the proxy's pool or the database itself), rather than
-   * that one query went wrong. Each gets its own alarm by default.
+   * The codes that say the path from the handler to its database is broken,
+   * rather than that one query went wrong. Each gets its own alarm by default.
+   *
+   * A code is on the path when every connection the handler opens meets it
+   * until the cause is fixed (or the proxy recovers), so it has no healthy rate:
+   *
+   * - `ACCESS_DENIED`: the IAM token or the `rds-db:connect` grant is refused at login.
+   * - `DATABASE_ACCESS_DENIED`, `UNKNOWN_DATABASE`: the login succeeds but the
+   *   database the handler is configured for is forbidden to its user or gone;
+   *   the handler names it in its handshake, so no connection opens.
+   * - `PROXY_BORROW_TIMEOUT`, `AUTH_RATE_LIMITED`, `TOO_MANY_CONNECTIONS`: the
+   *   proxy cannot lend a database connection or turns clients away at its limits.
+   * - `PROXY_UNKNOWN_ERROR`: the proxy's own failure, which it documents with no
+   *   cause. The handler runs one fixed statement, `SHOW TABLES`, so the error
+   *   cannot come from a query gone wrong.
+   * - `TLS_REQUIRED`, `TLS_VERIFICATION_FAILED`: TLS to the proxy fails.
+   * - `DATABASE_UNREACHABLE`: the network path (security groups, routes, DNS) or the proxy is down.
+   *
+   * Left to the alarm on failures of any code (`handlerFailures`):
+   * `CONFIGURATION_ERROR` (the handler's own environment is wrong; it never
+   * reaches the path), `CONNECTION_LOST` (the connection dropped mid-query,
+   * on the retry too: a failover or a restart can do that once, so one is no
+   * proof of a broken path), `QUERY_TIMEOUT` (the database answers, too
+   * slowly: load, which the capacity and CPU alarms watch) and `INTERNAL_ERROR`
+   * (unclassified; the handler's log line has the detail).
    */
   public static databasePathCodes(): HandlerErrorCode[] {
     return [
       HandlerErrorCode.ACCESS_DENIED,
-      HandlerErrorCode.AUTH_RATE_LIMITED,
+      HandlerErrorCode.DATABASE_ACCESS_DENIED,
+      HandlerErrorCode.UNKNOWN_DATABASE,
       HandlerErrorCode.PROXY_BORROW_TIMEOUT,
+      HandlerErrorCode.AUTH_RATE_LIMITED,
       HandlerErrorCode.TOO_MANY_CONNECTIONS,
+      HandlerErrorCode.PROXY_UNKNOWN_ERROR,
       HandlerErrorCode.TLS_REQUIRED,
       HandlerErrorCode.TLS_VERIFICATION_FAILED,
       HandlerErrorCode.DATABASE_UNREACHABLE,
-      HandlerErrorCode.DATABASE_UNAVAILABLE,
     ];
   }
 
@@ -226,61 +254,6 @@ export interface ProxyAlarmsOptions {
    */
   readonly failedClientAuthentications?: AlarmSettings;
 }
-
-/**
- * Properties of `ProxyAlarms`.
- */
-export interface ProxyAlarmsProps extends ProxyAlarmsOptions {
-  /** The proxy to watch: a `ServerlessLampDatabase` (its own proxy) or an `ApplicationProxy`. */
-  readonly proxy: ProxyBase;
-}
-
-/**
- * The alarms of one RDS Proxy (see `ProxyAlarmsOptions` for each alarm, its
- * threshold and why). Usually created by `db.addAlarms()` (or the `monitoring`
- * prop) for every proxy of the database, or by `proxy.addProxyAlarms()`.
- *
- * Every alarm treats missing data as not breaching: RDS Proxy publishes some
- * metrics only after its first client connection, and latency and
- * failure counts only while clients use it, so a healthy idle proxy has gaps.
- */
-export class ProxyAlarms extends Construct {
-  /** Proxy availability below 100 %, if enabled. */
-  public readonly availability?: cloudwatch.Alarm;
-
-  /** Database connections near `MaxDatabaseConnectionsAllowed`, if enabled. */
-  public readonly databaseConnectionsUtilization?: cloudwatch.Alarm;
-
-  /** Lasting session pinning, if enabled. */
-  public readonly sessionPinning?: cloudwatch.Alarm;
-
-  /** High borrow latency, if enabled. */
-  public readonly borrowLatency?: cloudwatch.Alarm;
-
-  /** Repeated failed client authentications, if enabled. */
-  public readonly failedClientAuthentications?: cloudwatch.Alarm;
-
-  /** The proxy these alarms watch. */
-  public readonly proxy: ProxyBase;
-
-  constructor(scope: Construct, id: string, props: ProxyAlarmsProps) {
-    super(scope, id);
-    this.proxy = props.proxy;
-    registerProxyAlarms(props.proxy, this);
-    const made = createProxyAlarms(this, props.proxy, props, '');
-    this.availability = made.availability;
-    this.databaseConnectionsUtilization = made.databaseConnectionsUtilization;
-    this.sessionPinning = made.sessionPinning;
-    this.borrowLatency = made.borrowLatency;
-    this.failedClientAuthentications = made.failedClientAuthentications;
-  }
-
-  /** Every alarm created here. */
-  public get alarms(): cloudwatch.Alarm[] {
-    return alarmsOfProxy(this);
-  }
-}
-
 /**
  * The alarms of a `ServerlessLampDatabase`: its handler and cluster, its own
  * proxy (`proxy`), and by default every proxy added with `addProxy()`.
@@ -355,75 +328,6 @@ export interface DatabaseAlarmsOptions extends ProxyAlarmsOptions {
    * @default true
    */
   readonly alarmAddedProxies?: boolean;
-}
-
-/**
- * Properties of `DatabaseAlarms`.
- */
-export interface DatabaseAlarmsProps extends DatabaseAlarmsOptions {
-  /** The database to watch. */
-  readonly database: ServerlessLampDatabase;
-}
-
-/**
- * The alarms of a `ServerlessLampDatabase` (see `DatabaseAlarmsOptions` for
- * each alarm, its threshold and why). Usually created with `db.addAlarms()` or
- * the `monitoring` prop.
- */
-export class DatabaseAlarms extends Construct {
-  /** The alarms of the database's own proxy. */
-  public readonly proxy: ProxyAlarms;
-
-  /** The handler's failures of any code, if enabled. */
-  public readonly handlerFailures?: cloudwatch.Alarm;
-
-  /** One alarm per error code in `handlerFailuresByCode`, in that order. */
-  public readonly handlerFailuresByCode: cloudwatch.Alarm[];
-
-  /** The handler function's own errors, if enabled. */
-  public readonly handlerErrors?: cloudwatch.Alarm;
-
-  /** The handler's throttles, if enabled. */
-  public readonly handlerThrottles?: cloudwatch.Alarm;
-
-  /** Serverless v2 capacity at its maximum, if enabled and the cluster has Serverless v2 instances. */
-  public readonly capacityAtMaximum?: cloudwatch.Alarm;
-
-  /** The writer's CPU, if enabled. */
-  public readonly writerCpu?: cloudwatch.Alarm;
-
-  private readonly byCode: Map<string, cloudwatch.Alarm>;
-
-  constructor(scope: Construct, id: string, props: DatabaseAlarmsProps) {
-    super(scope, id);
-    const made = createClusterAndHandlerAlarms(this, props.database, props, '', HandlerErrorCode.databasePathCodes);
-    this.handlerFailures = made.handlerFailures;
-    this.handlerFailuresByCode = made.handlerFailuresByCode.map((c) => c.alarm);
-    this.byCode = new Map(made.handlerFailuresByCode.map((c) => [c.code, c.alarm]));
-    this.handlerErrors = made.handlerErrors;
-    this.handlerThrottles = made.handlerThrottles;
-    this.capacityAtMaximum = made.capacityAtMaximum;
-    this.writerCpu = made.writerCpu;
-    this.proxy = registerDatabaseAlarms(props.database, this, props);
-  }
-
-  /**
-   * The alarm on one error code, if there is one.
-   *
-   * @param errorCode the code
-   */
-  public handlerFailureAlarm(errorCode: HandlerErrorCode): cloudwatch.Alarm | undefined {
-    return this.byCode.get(errorCode.code);
-  }
-
-  /** Every alarm of the handler, the cluster and the database's own proxy. */
-  public get alarms(): cloudwatch.Alarm[] {
-    return [
-      ...[this.handlerFailures, ...this.handlerFailuresByCode, this.handlerErrors, this.handlerThrottles, this.capacityAtMaximum, this.writerCpu]
-        .filter((a): a is cloudwatch.Alarm => a !== undefined),
-      ...this.proxy.alarms,
-    ];
-  }
 }
 
 /**

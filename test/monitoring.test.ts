@@ -125,7 +125,7 @@ describe('alarms: opt-in', () => {
   test('monitoring: {} creates the alarms (and no dashboard); alarms: false only the dashboard', () => {
     const { db, template } = build(ctx, { monitoring: {} });
     expect(Object.keys(alarmsOf(template)).length).toBe(db.alarms!.alarms.length);
-    expect(db.alarms!.alarms.length).toBe(18);
+    expect(db.alarms!.alarms.length).toBe(20);
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
     expect(db.dashboard).toBeUndefined();
 
@@ -184,8 +184,8 @@ describe('alarms: each one', () => {
       datapoints: 3,
       missing: 'notBreaching',
     },
-    ...['ACCESS_DENIED', 'AUTH_RATE_LIMITED', 'PROXY_BORROW_TIMEOUT', 'TOO_MANY_CONNECTIONS', 'TLS_REQUIRED',
-      'TLS_VERIFICATION_FAILED', 'DATABASE_UNREACHABLE', 'DATABASE_UNAVAILABLE'].map((code) => ({
+    ...['ACCESS_DENIED', 'DATABASE_ACCESS_DENIED', 'UNKNOWN_DATABASE', 'PROXY_BORROW_TIMEOUT', 'AUTH_RATE_LIMITED',
+      'TOO_MANY_CONNECTIONS', 'PROXY_UNKNOWN_ERROR', 'TLS_REQUIRED', 'TLS_VERIFICATION_FAILED', 'DATABASE_UNREACHABLE'].map((code) => ({
       path: `DbAlarmsHandlerFailures${code.toLowerCase().split('_').map((w) => w[0].toUpperCase() + w.slice(1)).join('')}`,
       metric: { Namespace: 'ServerlessLampDatabase', MetricName: 'QueryFailures', Statistic: 'Sum', Period: minute, Dimensions: { FunctionName: handlerRef, ErrorCode: code } },
       threshold: 1,
@@ -274,7 +274,7 @@ describe('alarms: each one', () => {
     const topic = new sns.Topic(ctx.stack, 'Topic');
     const { template } = build(ctx, { monitoring: { alarmTopic: topic } });
     const alarms = Object.values(alarmsOf(template));
-    expect(alarms).toHaveLength(18);
+    expect(alarms).toHaveLength(20);
     for (const a of alarms) expect(a.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^Topic[0-9A-F]{8}$/) }]);
   });
 

@@ -29,23 +29,29 @@ import { performance } from 'node:perf_hooks';
 import { Signer } from '@aws-sdk/rds-signer';
 import { createConnection } from 'mysql2';
 import type { Connection, ConnectionOptions } from 'mysql2';
+import { readConfig } from './config';
+import type { HandlerConfig } from './config';
+import { classifyError, isStaleConnectionError, QueryTimeoutError } from './errors';
+import type { QueryErrorCode } from './errors';
+import { functionNameOf, writeFailureMetric } from './failure-metric';
 
-/** Stable error codes returned by the handler. */
-export type QueryErrorCode =
-  | 'CONFIGURATION_ERROR'
-  | 'ACCESS_DENIED'
-  | 'DATABASE_ACCESS_DENIED'
-  | 'UNKNOWN_DATABASE'
-  | 'PROXY_BORROW_TIMEOUT'
-  | 'AUTH_RATE_LIMITED'
-  | 'TOO_MANY_CONNECTIONS'
-  | 'PROXY_UNKNOWN_ERROR'
-  | 'TLS_REQUIRED'
-  | 'TLS_VERIFICATION_FAILED'
-  | 'DATABASE_UNREACHABLE'
-  | 'CONNECTION_LOST'
-  | 'QUERY_TIMEOUT'
-  | 'INTERNAL_ERROR';
+/*
+ * The handler's parts, in their own modules, re-exported here: this file is
+ * the bundle's entry point, and tests and the benchmark load the bundle.
+ */
+export { readConfig } from './config';
+export type { HandlerConfig } from './config';
+export { classifyError, isStaleConnectionError, QUERY_ERROR_CODES } from './errors';
+export type { QueryErrorCode } from './errors';
+export {
+  ERROR_CODE_DIMENSION,
+  failureMetricLine,
+  FUNCTION_NAME_DIMENSION,
+  FUNCTION_NAME_OUTSIDE_LAMBDA,
+  METRIC_NAMESPACE,
+  QUERY_FAILURES_DIMENSIONS,
+  QUERY_FAILURES_METRIC,
+} from './failure-metric';
 
 /** A successful answer. */
 export interface QuerySuccess {
@@ -74,86 +80,11 @@ export interface InvocationContext {
   awsRequestId?: string;
 }
 
-/** Configuration, read from the environment once per execution environment. */
-export interface HandlerConfig {
-  readonly host: string;
-  readonly port: number;
-  readonly user: string;
-  readonly database: string;
-  readonly region: string;
-  /** Upper bound of the connect timeout, in milliseconds. */
-  readonly connectTimeoutMs: number;
-  /** Upper bound of the query timeout, in milliseconds. */
-  readonly queryTimeoutMs: number;
-  /** The `FunctionName` dimension of the failure metric. */
-  readonly functionName: string;
-}
-
 /** Tokens are valid for 15 minutes; refresh this long before that. */
 export const TOKEN_VALIDITY_MS = 15 * 60 * 1000;
 export const TOKEN_REFRESH_MARGIN_MS = 3 * 60 * 1000;
 /** Time kept back from the invocation's remaining time to build the answer. */
 const SAFETY_MARGIN_MS = 1000;
-
-/*
- * The failure metric, written in CloudWatch embedded metric format (EMF).
- * Exported so that tests can check the construct alarms on the same names.
- */
-/** CloudWatch namespace of the handler's own metrics. */
-export const METRIC_NAMESPACE = 'ServerlessLampDatabase';
-/** Count of invocations answered with `{ ok: false }` (value 1 per failure). */
-export const QUERY_FAILURES_METRIC = 'QueryFailures';
-/** Dimension: the Lambda function's name. */
-export const FUNCTION_NAME_DIMENSION = 'FunctionName';
-/** Dimension: the answer's `error.code`. */
-export const ERROR_CODE_DIMENSION = 'ErrorCode';
-/** The dimension sets the failure metric is published under. */
-export const QUERY_FAILURES_DIMENSIONS: ReadonlyArray<ReadonlyArray<string>> = [
-  [FUNCTION_NAME_DIMENSION],
-  [FUNCTION_NAME_DIMENSION, ERROR_CODE_DIMENSION],
-];
-/**
- * `FunctionName` when AWS_LAMBDA_FUNCTION_NAME is unset: outside Lambda only
- * (tests, local runs); Lambda always sets it.
- */
-export const FUNCTION_NAME_OUTSIDE_LAMBDA = 'local';
-
-export function readConfig(env: NodeJS.ProcessEnv = process.env): HandlerConfig {
-  const missing = ['DB_HOST', 'DB_USER', 'DB_NAME', 'AWS_REGION'].filter((name) => !env[name]);
-  if (missing.length > 0) {
-    throw new ConfigError(`missing environment variables: ${missing.join(', ')}`);
-  }
-  const port = Number(env.DB_PORT ?? '3306');
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new ConfigError(`DB_PORT must be a TCP port, got '${env.DB_PORT}'`);
-  }
-  return {
-    host: env.DB_HOST!,
-    port,
-    user: env.DB_USER!,
-    database: env.DB_NAME!,
-    region: env.AWS_REGION!,
-    connectTimeoutMs: positiveInt(env.DB_CONNECT_TIMEOUT_MS, 5000, 'DB_CONNECT_TIMEOUT_MS'),
-    queryTimeoutMs: positiveInt(env.DB_QUERY_TIMEOUT_MS, 30000, 'DB_QUERY_TIMEOUT_MS'),
-    functionName: env.AWS_LAMBDA_FUNCTION_NAME || FUNCTION_NAME_OUTSIDE_LAMBDA,
-  };
-}
-
-function positiveInt(value: string | undefined, fallback: number, name: string): number {
-  if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) {
-    throw new ConfigError(`${name} must be a positive integer, got '${value}'`);
-  }
-  return n;
-}
-
-class ConfigError extends Error {}
-
-/** A query that outlived its timeout (the invocation's remaining time, or DB_QUERY_TIMEOUT_MS). */
-class QueryTimeoutError extends Error {
-  readonly code = 'QUERY_TIMEOUT';
-}
 
 /* ------------------------------------------------------------------------ */
 /* Module-scope state: survives between invocations of a warm environment.   */
@@ -216,41 +147,6 @@ function log(level: 'info' | 'warn' | 'error', message: string, fields: Record<s
   else console.log(line);
 }
 
-/**
- * One failure, as a CloudWatch embedded-metric-format document
- * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html):
- * `_aws.Timestamp` (ms since the epoch) and `_aws.CloudWatchMetrics` (namespace,
- * dimension sets, metric definitions) name members of the root object, which
- * holds the dimension values and the metric value. It carries the code only,
- * never the error message, so it cannot carry a token either.
- */
-export function failureMetricLine(code: QueryErrorCode, functionName: string, timestamp: number, requestId?: string): string {
-  return JSON.stringify({
-    _aws: {
-      Timestamp: timestamp,
-      CloudWatchMetrics: [
-        {
-          Namespace: METRIC_NAMESPACE,
-          Dimensions: QUERY_FAILURES_DIMENSIONS,
-          Metrics: [{ Name: QUERY_FAILURES_METRIC, Unit: 'Count' }],
-        },
-      ],
-    },
-    [FUNCTION_NAME_DIMENSION]: functionName,
-    [ERROR_CODE_DIMENSION]: code,
-    [QUERY_FAILURES_METRIC]: 1,
-    ...(requestId ? { requestId } : {}),
-  });
-}
-
-function writeFailureMetric(code: QueryErrorCode, requestId: string | undefined): void {
-  const functionName = config?.functionName ?? (process.env.AWS_LAMBDA_FUNCTION_NAME || FUNCTION_NAME_OUTSIDE_LAMBDA);
-  // Straight to stdout, not console.log: the Lambda runtime prefixes console
-  // lines (text log format) or wraps them in its own JSON (JSON log format);
-  // a raw line is a valid EMF document either way.
-  process.stdout.write(failureMetricLine(code, functionName, Date.now(), requestId) + '\n');
-}
-
 async function authToken(cfg: HandlerConfig): Promise<string> {
   const now = Date.now();
   if (cachedToken && now < cachedToken.refreshAt) {
@@ -308,16 +204,6 @@ async function openConnection(cfg: HandlerConfig, remainingMs: number): Promise<
   stats.connectionsOpened++;
   log('info', 'connection opened', { host: cfg.host, port: cfg.port, user: cfg.user, database: cfg.database });
   return conn;
-}
-
-const STALE_CONNECTION_CODES = new Set(['PROTOCOL_CONNECTION_LOST', 'ECONNRESET', 'EPIPE', 'ERR_STREAM_DESTROYED']);
-
-/** True when an error means "this connection is dead, a new one may work". */
-export function isStaleConnectionError(err: unknown): boolean {
-  const e = err as { code?: string; message?: string; fatal?: boolean };
-  if (e?.code && STALE_CONNECTION_CODES.has(e.code)) return true;
-  if (typeof e?.message === 'string' && /closed state|connection is closed/i.test(e.message)) return true;
-  return false;
 }
 
 /*
@@ -389,65 +275,6 @@ function showTables(conn: Connection, timeoutMs: number): Promise<string[]> {
   });
 }
 
-/*
- * Error numbers and messages, as RDS Proxy documents them for MySQL clients
- * ("Troubleshooting for RDS Proxy", Amazon RDS and Aurora user guides, table
- * "You might encounter the following issues while connecting to a MySQL
- * proxy"):
- *   1040 "Connections rate limit exceeded (limit_value)"
- *   1040 "IAM authentication rate limit exceeded"
- *   1040 "Number simultaneous connections exceeded (limit_value)"
- *   1045 "Access denied for user 'DB_USER'@'%' (using password: YES)"
- *   1105 "Unknown error" (documented only as "An unknown error occurred")
- *   3159 "This RDS Proxy requires TLS connections."
- *   9501 "Timed-out waiting to acquire database connection"
- * 1044 (ER_DBACCESS_DENIED_ERROR, "Access denied for user ... to database
- * ...") and 1049 (ER_BAD_DB_ERROR, "Unknown database ...") are MySQL's own
- * answers to a default database the user may not use or that does not exist;
- * the proxy page does not list them.
- */
-const BY_ERRNO: ReadonlyMap<number, QueryErrorCode> = new Map<number, QueryErrorCode>([
-  [1045, 'ACCESS_DENIED'],
-  [1044, 'DATABASE_ACCESS_DENIED'],
-  [1049, 'UNKNOWN_DATABASE'],
-  [9501, 'PROXY_BORROW_TIMEOUT'],
-  [1040, 'TOO_MANY_CONNECTIONS'],
-  [1105, 'PROXY_UNKNOWN_ERROR'],
-  [3159, 'TLS_REQUIRED'],
-]);
-
-/** Map an error to a stable code and a message safe to return and log. */
-export function classifyError(err: unknown): { code: QueryErrorCode; message: string } {
-  const e = err as { code?: string; errno?: number; message?: string };
-  const message = String(e?.message ?? err);
-  if (err instanceof ConfigError) return { code: 'CONFIGURATION_ERROR', message };
-  if (err instanceof QueryTimeoutError) return { code: 'QUERY_TIMEOUT', message };
-  const byErrno = typeof e?.errno === 'number' ? BY_ERRNO.get(e.errno) : undefined;
-  if (byErrno === 'TOO_MANY_CONNECTIONS' && /IAM authentication rate limit/i.test(message)) {
-    return { code: 'AUTH_RATE_LIMITED', message };
-  }
-  if (byErrno) return { code: byErrno, message };
-  if (/Connections using insecure transport are prohibited|requires TLS|require_secure_transport/i.test(message)) {
-    return { code: 'TLS_REQUIRED', message };
-  }
-  if (/Server does not support secure connection/i.test(message)) {
-    return { code: 'TLS_REQUIRED', message };
-  }
-  const code = e?.code ?? '';
-  if (
-    /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS|ERR_SSL|EPROTO/.test(code) ||
-    /certificate|Hostname\/IP does not match/i.test(message)
-  ) {
-    return { code: 'TLS_VERIFICATION_FAILED', message };
-  }
-  if (['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code)) {
-    return { code: 'DATABASE_UNREACHABLE', message };
-  }
-  if (code === 'PROTOCOL_SEQUENCE_TIMEOUT') return { code: 'QUERY_TIMEOUT', message };
-  if (isStaleConnectionError(err)) return { code: 'CONNECTION_LOST', message };
-  return { code: 'INTERNAL_ERROR', message };
-}
-
 /** Milliseconds left before `deadline` (monotonic clock), at least 1. */
 function remaining(deadline: number): number {
   return Math.max(1, deadline - performance.now());
@@ -483,7 +310,7 @@ export async function handler(_event: unknown = {}, context: InvocationContext =
     dropConnection();
     const error = classifyError(err);
     log('error', 'query failed', { code: error.code, detail: error.message, requestId: context.awsRequestId });
-    writeFailureMetric(error.code, context.awsRequestId);
+    writeFailureMetric(error.code, config?.functionName ?? functionNameOf(), context.awsRequestId);
     return { ok: false, error };
   }
 }

@@ -1,5 +1,5 @@
 import { Duration, aws_cloudwatch as cloudwatch, aws_rds as rds } from 'aws-cdk-lib';
-import { QUERY_FAILURES_METRIC, writerCpuMetric } from './monitoring';
+import { QUERY_FAILURES_METRIC, writerCpuMetric } from './metrics';
 import type { DashboardOptions } from '../monitoring';
 import type { ProxyBase } from '../proxy-base';
 import type { ServerlessLampDatabase } from '../serverless-lamp-database';
