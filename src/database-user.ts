@@ -6,7 +6,6 @@ import { DATABASE_PRIVILEGES, parseGrants, userNameProblem } from './provider/pr
 import type { ServerlessLampDatabase } from './serverless-lamp-database';
 
 
-
 /**
  * A privilege an application user may hold on the construct's database or on
  * one of its tables. Never `GRANT OPTION` nor anything global (`SUPER`,

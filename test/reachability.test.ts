@@ -11,7 +11,7 @@
  */
 import { Annotations, App, RemovalPolicy, Stack, aws_ec2 as ec2, aws_kms as kms } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { ServerlessLampDatabase, ServerlessLampDatabaseProps } from '../src';
+import { DatabaseAuthentication, ServerlessLampDatabase, ServerlessLampDatabaseProps } from '../src';
 import { releaseValidator, unexpected, validateStack } from './support/cfn-validate';
 import { findings2, findings3 } from './support/nag';
 import { NetworkModel } from './support/reachability';
@@ -190,6 +190,31 @@ describe.each(CASES)('$name', (c) => {
   test('the CloudFormation validator finds nothing', () => {
     expect(unexpected(validateStack(stack))).toEqual([]);
   }, 30_000);
+});
+
+describe('users with secrets: every user\'s rotation function', () => {
+  const stack = new Stack(new App(), 'Secrets');
+  const db = new ServerlessLampDatabase(stack, 'Db', { authentication: DatabaseAuthentication.SECRETS });
+  db.addUser('reporting');
+  const template = Template.fromStack(stack).toJSON();
+  const model = new NetworkModel(template);
+  const cluster = logicalId(template, 'AWS::RDS::DBCluster', 'DbCluster');
+
+  test('reaches the cluster on 3306 and Secrets Manager through the endpoint', () => {
+    const rotations = model.workloads().filter((w) => w.kind === 'rotation');
+    expect(rotations.map((w) => w.id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
+      'DbClusterRotationSingleUser', 'DbUserlampappRotation', 'DbUserreportingRotation',
+    ]);
+    for (const rotation of rotations) {
+      expect(model.canReach(rotation, cluster)).toBe(true);
+      expect(model.secretsManager(rotation)).toEqual({ reachable: true, via: expect.stringMatching(/^endpoint DbSecretsManagerEndpoint/) });
+    }
+  });
+
+  test('passes the rule packs and the validator', () => {
+    expect(constructOwn(findings3(stack))).toEqual([]);
+    expect(unexpected(validateStack(stack))).toEqual([]);
+  }, 60_000);
 });
 
 describe('the model can fail', () => {

@@ -102,9 +102,14 @@ describe.each(stacks)('$name stack', ({ template }) => {
     }
     for (const [, proxy] of resourcesOf(template, 'AWS::RDS::DBProxy')) {
       expect(proxy.Properties.RequireTLS).toBe(true);
-      // Clients authenticate with IAM only: end-to-end IAM has no other scheme.
-      expect(proxy.Properties.DefaultAuthScheme).toBe('IAM_AUTH');
-      expect(proxy.Properties.Auth).toBeUndefined();
+      if (proxy.Properties.DefaultAuthScheme === 'IAM_AUTH') {
+        // End-to-end IAM: clients authenticate with IAM, and there is no other scheme.
+        expect(proxy.Properties.Auth).toBeUndefined();
+      } else {
+        // With secrets, every one of them requires IAM from the client.
+        expect(proxy.Properties.Auth.length).toBeGreaterThan(0);
+        for (const auth of proxy.Properties.Auth) expect(auth).toMatchObject({ AuthScheme: 'SECRETS', IAMAuth: 'REQUIRED' });
+      }
     }
   });
 

@@ -10,9 +10,10 @@ import { allowS3, allowSecretsManager, closedSecurityGroup } from './network';
 import { MYSQL_PORT, withLiteralPort } from './proxy';
 import { settingsOf } from './settings';
 import { DatabaseAuthentication } from '../database-authentication';
-import { UsersFunction } from '../provider/users-function';
 import type { DatabaseUserProps } from '../database-user';
+import { UsersFunction } from '../provider/users-function';
 import type { ServerlessLampDatabase } from '../serverless-lamp-database';
+import type { ServerlessLampDatabaseProps } from '../serverless-lamp-database-props';
 
 /**
  * Who may connect through a database's proxies, and how: the users declared
@@ -46,16 +47,21 @@ export function recordFront(front: IConstruct, database: ServerlessLampDatabase)
 }
 
 /**
- * Sets up how a database's users authenticate. With end-to-end IAM, the
- * proxies' role gets `rds-db:connect` on the cluster (its resource id) as
- * exactly the users declared or granted, a list that grows as they are.
+ * Sets up how a database's users authenticate, and returns the role of its
+ * proxies (the one given, or a new one). With end-to-end IAM, that role gets
+ * `rds-db:connect` on the cluster (its resource id) as exactly the users
+ * declared or granted, a list that grows as they are.
  */
-export function setUpUsers(
-  database: ServerlessLampDatabase,
-  role: iam.IRole,
-  authentication: DatabaseAuthentication,
-  masterUserThroughProxy: boolean,
-): void {
+export function setUpUsers(database: ServerlessLampDatabase, props: ServerlessLampDatabaseProps): iam.IRole {
+  const authentication = props.authentication ?? DatabaseAuthentication.IAM;
+  const masterUserThroughProxy = props.masterUserThroughProxy ?? false;
+  const role = props.proxyRole ?? new iam.Role(database, 'ProxyRole', {
+    assumedBy: new iam.ServicePrincipal('rds.amazonaws.com'),
+    description: authentication === DatabaseAuthentication.IAM
+      ? 'Lets the RDS Proxy connect to the cluster as the application users (end-to-end IAM)'
+      : 'Lets the RDS Proxy read the application users\' secrets',
+  });
+  recordFront(database, database);
   if (masterUserThroughProxy && authentication === DatabaseAuthentication.IAM) {
     throw new ServerlessLampValidationError(
       'masterUserThroughProxy (true) needs authentication DatabaseAuthentication.SECRETS: with end-to-end IAM the proxy ' +
@@ -70,7 +76,7 @@ export function setUpUsers(
       'masterUserThroughProxy is on: functions granted the master user through a proxy hold the database\'s administrator ' +
         '(CREATE USER, DROP, GRANT). Prefer application users (addUser)');
   }
-  if (authentication !== DatabaseAuthentication.IAM) return;
+  if (authentication !== DatabaseAuthentication.IAM) return role;
   const stack = Stack.of(database);
   const added = role.addToPrincipalPolicy(new iam.PolicyStatement({
     actions: ['rds-db:connect'],
@@ -89,10 +95,13 @@ export function setUpUsers(
         'arn:<partition>:rds-db:<region>:<account>:dbuser:<cluster resource id>/<user> for each application user, ' +
         'or the proxy cannot reach the database (end-to-end IAM)');
   }
+  return role;
 }
 
 /** How a new proxy authenticates to the cluster: `defaultAuthScheme` and its initial secrets. */
-export function proxyAuthentication(database: ServerlessLampDatabase): { defaultAuthScheme?: rds.DefaultAuthScheme; secrets?: secretsmanager.ISecret[] } {
+export function proxyAuthentication(
+  database: ServerlessLampDatabase,
+): { defaultAuthScheme?: rds.DefaultAuthScheme; secrets?: secretsmanager.ISecret[] } {
   const users = usersOf(database);
   return users.authentication === DatabaseAuthentication.IAM
     ? { defaultAuthScheme: rds.DefaultAuthScheme.IAM_AUTH }

@@ -1,6 +1,8 @@
 /*
- * The users provider: the event handler of a `custom_resources.Provider`,
- * one custom resource per application database user.
+ * The users provider: the function behind one custom resource per
+ * application database user. CloudFormation invokes it directly, and it
+ * answers CloudFormation itself (custom-resource.ts): no function outside the
+ * VPC relays the answer.
  *
  * It runs in the VPC, possibly in isolated subnets without NAT, and talks to
  * two things only: Secrets Manager (through the interface endpoint named by
@@ -28,6 +30,8 @@
  */
 import { currentState, MIN_ATTEMPT_MS, run, settingsOf, withMasterConnection } from './connection';
 import type { Budget } from './connection';
+import { answer } from './custom-resource';
+import type { CustomResourceRequest } from './custom-resource';
 import { ProviderError, describeError, log } from './log';
 import { InvalidRequestError, parseConnection, parseUserSpec, passwordProblem, show, userNameProblem } from './properties';
 import type { ConnectionSpec, UserSpec } from './properties';
@@ -43,7 +47,7 @@ import { dropUserStatement, userStatements } from './sql';
  */
 export { describeError, redact, stats } from './log';
 
-/** The custom resource event, as the Provider framework passes it on. */
+/** The custom resource request (CloudFormation's, see custom-resource.ts, without the fields only the answer needs). */
 export interface UsersEvent {
   readonly RequestType: 'Create' | 'Update' | 'Delete';
   readonly PhysicalResourceId?: string;
@@ -53,7 +57,7 @@ export interface UsersEvent {
   readonly OldResourceProperties?: Record<string, unknown>;
 }
 
-/** What the Provider framework reports to CloudFormation. */
+/** What is reported to CloudFormation. */
 export interface UsersResponse {
   readonly PhysicalResourceId: string;
   readonly Data?: { readonly UserName: string };
@@ -132,8 +136,24 @@ async function deleteUser(userName: string, target: ConnectionSpec, budget: Budg
   });
 }
 
-/** Lambda entry point: the Provider framework's onEvent handler. */
-export async function handler(event: UsersEvent, context: InvocationContext = {}): Promise<UsersResponse> {
+/**
+ * Lambda entry point. CloudFormation invokes it directly (the request has a
+ * `ResponseURL`): it then answers there, success or failure, exactly once,
+ * and returns nothing. Without a `ResponseURL` (tests, or a provider
+ * framework) it returns the result, or throws.
+ */
+export async function handler(event: UsersEvent, context: InvocationContext = {}): Promise<UsersResponse | undefined> {
+  if (typeof (event as Partial<CustomResourceRequest>)?.ResponseURL === 'string') {
+    const req = event as unknown as CustomResourceRequest;
+    // The reason CloudFormation shows is the error message, already redacted.
+    await answer(req, () => onEvent(event, context), (level, message, fields) => log(level, message, fields));
+    return undefined;
+  }
+  return onEvent(event, context);
+}
+
+/** Creates, updates or drops the user of one request; returns its physical id, or throws a redacted error. */
+export async function onEvent(event: UsersEvent, context: InvocationContext = {}): Promise<UsersResponse> {
   const remaining = context.getRemainingTimeInMillis?.() ?? 60_000;
   const deadline = Date.now() + remaining - reserveMs(remaining);
   const budget: Budget = { deadline, left: () => Math.max(1, deadline - Date.now()) };

@@ -4,7 +4,7 @@
  */
 import { Annotations, App, Duration, RemovalPolicy, Stack, aws_ec2 as ec2, aws_kms as kms, aws_logs as logs, aws_rds as rds, aws_sns as sns, aws_sqs as sqs } from 'aws-cdk-lib';
 import * as cxapi from 'aws-cdk-lib/cx-api';
-import { ServerlessLampDatabase } from '../../src';
+import { DatabaseAuthentication, DatabasePrivilege, ServerlessLampDatabase } from '../../src';
 
 export interface CheckedStack {
   readonly name: string;
@@ -106,7 +106,22 @@ export function everythingStack(): CheckedStack {
   return { name: 'everything', app, stack, db };
 }
 
+/**
+ * The other authentication mode: application users with generated, rotated
+ * secrets that every proxy reads; users declared before and after a second proxy.
+ */
+export function secretsStack(): CheckedStack {
+  const app = new App();
+  const stack = new Stack(app, 'Secrets');
+  const db = new ServerlessLampDatabase(stack, 'Db', { authentication: DatabaseAuthentication.SECRETS });
+  db.addUser('reporting', { privileges: DatabasePrivilege.readData() });
+  db.addProxy('Reporting', { maxConnectionsPercent: 30 });
+  db.addUser('batch', { tableGrants: [{ table: 'jobs', privileges: [DatabasePrivilege.SELECT, DatabasePrivilege.UPDATE] }] });
+  Annotations.of(stack).acknowledgeWarning('serverless-lamp:proxies-oversubscribed', 'Test fixture: the pools add up to 130 %');
+  return { name: 'secrets', app, stack, db };
+}
+
 /** All the stacks the compliance tests check. */
 export function checkedStacks(): CheckedStack[] {
-  return [defaultsStack(), everythingStack(), recommendedFlagsStack()];
+  return [defaultsStack(), everythingStack(), recommendedFlagsStack(), secretsStack()];
 }
