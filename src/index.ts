@@ -1,4 +1,5 @@
 export * from './alarms';
+export * from './connect-function';
 export * from './database-authentication';
 export * from './database-user';
 export * from './errors';

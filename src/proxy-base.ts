@@ -1,6 +1,8 @@
-import { Duration, aws_cloudwatch as cloudwatch, aws_ec2 as ec2, aws_iam as iam, aws_rds as rds } from 'aws-cdk-lib';
+import { Duration, aws_cloudwatch as cloudwatch, aws_ec2 as ec2, aws_iam as iam, aws_lambda as lambda, aws_rds as rds } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { ConnectFunctionOptions } from './connect-function';
 import { ProxyAlarms, ProxyAlarmsOptions, ProxyAvailabilityMetricOptions } from './monitoring';
+import { connectFunction } from './private/clients';
 import { ServerlessLampValidationError } from './private/errors';
 import { proxyAlarmsOf } from './private/monitoring';
 import { prepareConnect } from './private/users';
@@ -45,6 +47,21 @@ export abstract class ProxyBase extends Construct implements ec2.IConnectable {
     const user = dbUser ?? this.defaultDatabaseUser;
     prepareConnect(this, user);
     return this.proxy.grantConnect(grantee, user);
+  }
+
+  /**
+   * Lets an existing Lambda function use the database through this proxy, in
+   * one call: network access on 3306, `rds-db:connect` as a database user, and
+   * the environment the query handler and the connectors read (`DB_HOST`,
+   * `DB_PORT`, `DB_USER`, `DB_NAME`); with `phpConnector`, the PHP connector as
+   * a layer. The function must run in the database's VPC: a function outside
+   * any VPC, or in another VPC, is refused.
+   *
+   * @param fn the function, of any runtime
+   * @param options the database user, the endpoint, the PHP connector
+   */
+  public connectFunction(fn: lambda.Function, options: ConnectFunctionOptions = {}): iam.Grant {
+    return connectFunction(this, fn, options);
   }
 
   /**

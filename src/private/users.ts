@@ -42,6 +42,13 @@ function usersOf(database: IConstruct): Users {
 }
 
 /** The database `front` (a ServerlessLampDatabase or one of its ApplicationProxy) belongs to. */
+export function databaseOf(front: IConstruct): ServerlessLampDatabase {
+  const database = DATABASE_OF.get(front);
+  if (!database) throw new Error(`internal: ${front.node.path} belongs to no database`);
+  return database;
+}
+
+/** Records the database `front` (a ServerlessLampDatabase or one of its ApplicationProxy) belongs to. */
 export function recordFront(front: IConstruct, database: ServerlessLampDatabase): void {
   DATABASE_OF.set(front, database);
 }
@@ -127,8 +134,7 @@ export function registerProxySecrets(database: ServerlessLampDatabase, proxy: rd
  * as; with secrets, the user needs a registered secret.
  */
 export function prepareConnect(front: IConstruct, user: string): void {
-  const database = DATABASE_OF.get(front);
-  if (!database) throw new Error(`internal: ${front.node.path} belongs to no database`);
+  const database = databaseOf(front);
   const users = usersOf(database);
   const isMaster = user.toLowerCase() === database.masterUsername.toLowerCase();
   if (isMaster && !users.masterUserThroughProxy) {
