@@ -26,9 +26,14 @@ function proxyRoleUsers(template: Template): string[] {
 describe('declared users', () => {
   test('the application user: the handler\'s, with SELECT, INSERT, UPDATE, DELETE on the database, no password', () => {
     const db = new ServerlessLampDatabase(ctx.stack, 'Db');
+    db.addUser('reporting');
     expect(db.applicationUser).toBeInstanceOf(DatabaseUser);
     expect(db.applicationUser.secret).toBeUndefined();
-    const users = usersOf(Template.fromStack(ctx.stack));
+    const template = Template.fromStack(ctx.stack);
+    // End-to-end IAM: the master's is the only secret; no application user has one.
+    expect(Object.keys(template.findResources('AWS::SecretsManager::Secret'))).toEqual([expect.stringMatching(/^TestStackDbClusterSecret/)]);
+    const { reporting, ...users } = usersOf(template);
+    expect(reporting.PasswordSecretArn).toBeUndefined();
     expect(users).toEqual({
       lamp_app: {
         ServiceToken: { 'Fn::GetAtt': [expect.stringMatching(/^DbUsersFunction/), 'Arn'] },
@@ -161,7 +166,8 @@ describe('with secrets', () => {
       expect.stringMatching(/^DbUserlampappSecretAttachmentRotationSchedule/),
       expect.stringMatching(/^DbUsershopSecretAttachmentRotationSchedule/),
     ]);
-    expect(other.proxy).toBeDefined();
+    expect(Object.keys(template.findResources('AWS::RDS::DBProxy')).sort()).toEqual([expect.stringMatching(/^DbProxy/), expect.stringMatching(/^DbReportingProxy/)]);
+    expect(other.proxyEndpoint).toBe(other.proxy.endpoint);
   });
 
   test('a user nobody declared cannot be granted; the master user only with masterUserThroughProxy, which warns', () => {
