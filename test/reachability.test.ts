@@ -29,52 +29,25 @@ const isolated = (stack: Stack) => new ec2.Vpc(stack, 'Vpc', {
   maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'Data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }],
 });
 
+/** Public subnets, private ones behind `natGateways` NAT gateways, and (`isolatedToo`) isolated ones. */
+const withNat = (stack: Stack, natGateways: number, isolatedToo: boolean) => new ec2.Vpc(stack, 'Vpc', {
+  maxAzs: 2,
+  natGateways,
+  subnetConfiguration: [
+    { name: 'Public', subnetType: ec2.SubnetType.PUBLIC },
+    { name: 'App', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+    ...(isolatedToo ? [{ name: 'Data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] : []),
+  ],
+});
+
 const CASES: Case[] = [
   { name: 'the created VPC (defaults)', build: () => ({}), secretsManager: 'endpoint' },
   { name: 'your VPC, isolated subnets only', build: (s) => ({ vpc: isolated(s) }), secretsManager: 'endpoint' },
-  {
-    name: 'your VPC, private subnets behind NAT',
-    build: (s) => ({
-      vpc: new ec2.Vpc(s, 'Vpc', {
-        maxAzs: 2,
-        natGateways: 1,
-        subnetConfiguration: [
-          { name: 'Public', subnetType: ec2.SubnetType.PUBLIC },
-          { name: 'App', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-        ],
-      }),
-    }),
-    secretsManager: 'nat',
-  },
-  {
-    name: 'your VPC, public, private and isolated subnets',
-    build: (s) => ({
-      vpc: new ec2.Vpc(s, 'Vpc', {
-        maxAzs: 2,
-        natGateways: 1,
-        subnetConfiguration: [
-          { name: 'Public', subnetType: ec2.SubnetType.PUBLIC },
-          { name: 'App', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-          { name: 'Data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-        ],
-      }),
-    }),
-    secretsManager: 'endpoint',
-  },
+  { name: 'your VPC, private subnets behind NAT', build: (s) => ({ vpc: withNat(s, 1, false) }), secretsManager: 'nat' },
+  { name: 'your VPC, public, private and isolated subnets', build: (s) => ({ vpc: withNat(s, 1, true) }), secretsManager: 'endpoint' },
   {
     name: 'your VPC with private subnets behind NAT, the construct in them explicitly',
-    build: (s) => ({
-      vpc: new ec2.Vpc(s, 'Vpc', {
-        maxAzs: 2,
-        natGateways: 2,
-        subnetConfiguration: [
-          { name: 'Public', subnetType: ec2.SubnetType.PUBLIC },
-          { name: 'App', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-          { name: 'Data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-        ],
-      }),
-      vpcSubnets: { subnetGroupName: 'App' },
-    }),
+    build: (s) => ({ vpc: withNat(s, 2, true), vpcSubnets: { subnetGroupName: 'App' } }),
     secretsManager: 'nat',
   },
   {

@@ -1,6 +1,7 @@
 import { Annotations, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { ServerlessLampValidationError } from './errors';
+import { MYSQL_RESERVED_WORDS, RESERVED_USER_NAMES, SYSTEM_SCHEMAS } from '../provider/properties';
 import type { ServerlessLampDatabaseProps } from '../serverless-lamp-database-props';
 
 /** Throws when `value` (a resolved number) is outside [min, max] or not a multiple of `step`. */
@@ -35,38 +36,9 @@ export function validateSeconds(prop: string, value: Duration | undefined, min: 
   validateNumber(prop, ms / 1000, { min, max, integer: true, unit: 'seconds' });
 }
 
-/** Reserved words and names that Aurora MySQL refuses, or that RDS keeps for itself. */
-const RESERVED_USERNAMES = new Set([
-  'rdsadmin',
-  'rdsproxyadmin',
-  'rdsrepladmin',
-  'root',
-  'mysql',
-  'mysql.sys',
-  'mysql.session',
-  'mysql.infoschema',
-  'aws_comprehend',
-  'aws_sagemaker',
-  'aws_bedrock',
-]);
 
-/**
- * MySQL reserved words that may not be used unquoted as identifiers.
- * A subset that covers the words most likely to be chosen as a name.
- * @see https://dev.mysql.com/doc/refman/8.0/en/keywords.html
- */
-const MYSQL_RESERVED_WORDS = new Set([
-  'add', 'all', 'alter', 'and', 'as', 'asc', 'between', 'by', 'case', 'check', 'column', 'create', 'cross',
-  'current_user', 'database', 'databases', 'default', 'delete', 'desc', 'distinct', 'drop', 'else', 'exists',
-  'false', 'for', 'foreign', 'from', 'grant', 'group', 'having', 'in', 'index', 'inner', 'insert', 'interval',
-  'into', 'is', 'join', 'key', 'keys', 'left', 'like', 'limit', 'lock', 'not', 'null', 'on', 'or', 'order',
-  'outer', 'primary', 'references', 'rename', 'revoke', 'right', 'schema', 'schemas', 'select', 'set', 'show',
-  'table', 'then', 'to', 'true', 'union', 'unique', 'update', 'usage', 'use', 'user', 'using', 'values',
-  'when', 'where', 'with',
-]);
-
-/** Database schemas that exist on every MySQL server. */
-const SYSTEM_SCHEMAS = new Set(['mysql', 'information_schema', 'performance_schema', 'sys', 'tmp']);
+// RESERVED_USER_NAMES, MYSQL_RESERVED_WORDS and SYSTEM_SCHEMAS: the users provider's lists (src/provider/properties.ts),
+// so that the construct and the provider refuse the same names.
 
 /**
  * Validates a database name for Aurora MySQL: 1 to 64 letters, digits or
@@ -99,7 +71,7 @@ export function validateUsername(prop: string, value: string | undefined): void 
     throw new ServerlessLampValidationError(`${prop} ('${value}') must be ${allowed}`);
   }
   const lower = value.toLowerCase();
-  if (RESERVED_USERNAMES.has(lower) || MYSQL_RESERVED_WORDS.has(lower)) {
+  if (RESERVED_USER_NAMES.has(lower) || MYSQL_RESERVED_WORDS.has(lower)) {
     throw new ServerlessLampValidationError(
       `${prop} ('${value}') is reserved by MySQL or Amazon RDS; choose another name (${allowed})`,
     );
