@@ -65,7 +65,14 @@ describe('declared users', () => {
     expect(proxyRoleUsers(template)).toEqual(['reporting', 'shop_app']);
     // Each user waits for the writer and for the provider's network.
     const resource = Object.entries(template.findResources('Custom::ServerlessLampDatabaseUser')).find(([, r]) => r.Properties.UserName === 'reporting')![1];
-    expect(resource.DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/^DbClusterWriter/), expect.stringMatching(/^DbUsersSecurityGroup/)]));
+    // (CloudFormation waits for the writer, for every rule the provider needs, and for its route to S3.)
+    expect(resource.DependsOn).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^DbClusterWriter/),
+      expect.stringMatching(/^DbUsersSecurityGroup/),
+      expect.stringMatching(/^DbClusterSecurityGroupfrom.*UsersSecurityGroup/),
+      expect.stringMatching(/^DbSecretsManagerEndpointSecurityGroupfrom.*UsersSecurityGroup/),
+      expect.stringMatching(/^DbS3Endpoint/),
+    ]));
   });
 
   test('one provider function serves every user', () => {

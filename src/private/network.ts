@@ -127,14 +127,17 @@ export function allowSecretsManager(access: SecretsManagerAccess, client: ec2.IC
  * subnets must route to S3 themselves. The client's group may send to any
  * address on 443: the subnets' routes lead only to S3 and the VPC itself.
  */
-export function allowS3(database: Construct & { vpc: ec2.IVpc; vpcSubnets: ec2.SubnetSelection }, client: ec2.IConnectable): void {
+export function allowS3(
+  database: Construct & { vpc: ec2.IVpc; vpcSubnets: ec2.SubnetSelection },
+  client: ec2.IConnectable,
+): ec2.GatewayVpcEndpoint | undefined {
   const { vpc, vpcSubnets } = database;
   const subnets = vpc.selectSubnets(vpcSubnets);
   const isolated = !subnets.hasPublic && subnets.subnets.every((s) => vpc.isolatedSubnets.includes(s));
   const hasS3Endpoint = vpc.node.findAll().some((c) => c instanceof ec2.GatewayVpcEndpoint &&
     JSON.stringify(Stack.of(c).resolve((c.node.defaultChild as ec2.CfnVPCEndpoint).serviceName)).includes('.s3'));
-  if (isolated && vpc instanceof ec2.Vpc && !hasS3Endpoint && !database.node.tryFindChild('S3Endpoint')) {
-    new ec2.GatewayVpcEndpoint(database, 'S3Endpoint', { vpc, service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [vpcSubnets] });
-  }
   client.connections.allowTo(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'To S3 (CloudFormation answers) and Secrets Manager');
+  const existing = database.node.tryFindChild('S3Endpoint') as ec2.GatewayVpcEndpoint | undefined;
+  if (existing || !isolated || !(vpc instanceof ec2.Vpc) || hasS3Endpoint) return existing;
+  return new ec2.GatewayVpcEndpoint(database, 'S3Endpoint', { vpc, service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [vpcSubnets] });
 }

@@ -186,7 +186,7 @@ export function declareUser(
   // and the provider's network rules in place.
   const dependencies: IConstruct[] = [
     ...database.cluster.node.findAll().filter((c) => c instanceof rds.CfnDBInstance),
-    provider.network,
+    ...provider.network,
   ];
   if (users.authentication === DatabaseAuthentication.IAM) {
     users.connectable.add(props.userName);
@@ -229,8 +229,8 @@ function userSecret(scope: Construct, database: ServerlessLampDatabase, userName
 interface UsersProvider {
   readonly serviceToken: string;
   readonly function: lambda.Function;
-  /** Its security group, whose rules must exist before a user is created. */
-  readonly network: IConstruct;
+  /** Its network paths (security groups and their rules, the S3 route), which must exist before a user is created. */
+  readonly network: IConstruct[];
 }
 
 const PROVIDERS = new WeakMap<IConstruct, UsersProvider>();
@@ -257,7 +257,7 @@ export function usersProvider(database: ServerlessLampDatabase): UsersProvider {
   // subnets' S3 gateway endpoint, or their NAT. Its addresses are not known
   // here, so the group allows 443 to any address; the subnets' routes decide
   // where that can go.
-  allowS3(database, securityGroup);
+  const s3Endpoint = allowS3(database, securityGroup);
   const role = new iam.Role(database, 'UsersRole', {
     assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
     description: 'Serverless LAMP database users provider: VPC networking, logs, the master secret',
@@ -287,7 +287,16 @@ export function usersProvider(database: ServerlessLampDatabase): UsersProvider {
   });
   database.secret.grantRead(fn);
   acknowledgeProvider(fn, role);
-  const provider = { serviceToken: fn.functionArn, function: fn, network: securityGroup };
+  // Every path the function takes must exist before a user is created: its own
+  // group's rules, the rules into the cluster's and the endpoint's groups (their
+  // children), the route to S3.
+  const network: IConstruct[] = [
+    securityGroup,
+    ...database.cluster.connections.securityGroups,
+    ...(access.endpoint?.connections.securityGroups ?? []),
+    ...(s3Endpoint ? [s3Endpoint] : []),
+  ];
+  const provider = { serviceToken: fn.functionArn, function: fn, network };
   PROVIDERS.set(database, provider);
   return provider;
 }
