@@ -1,7 +1,7 @@
 import { CustomResource, Duration, aws_iam as iam, aws_secretsmanager as secretsmanager } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { ServerlessLampValidationError } from './private/errors';
-import { declareUser, usersProvider } from './private/users';
+import { declareUser } from './private/users';
 import { DATABASE_PRIVILEGES, parseGrants, userNameProblem } from './provider/properties';
 import type { ServerlessLampDatabase } from './serverless-lamp-database';
 
@@ -150,7 +150,7 @@ export class DatabaseUser extends Construct {
     const declared = declareUser(this, props, grantsOf(props));
     this.secret = declared.secret;
     new CustomResource(this, 'Resource', {
-      serviceToken: usersProvider(props.database).serviceToken,
+      serviceToken: declared.serviceToken,
       resourceType: 'Custom::ServerlessLampDatabaseUser',
       properties: declared.properties,
       // The function answers within its own 5 minutes; CloudFormation stops

@@ -113,7 +113,7 @@ export class ServerlessLampDatabase extends ProxyBase {
     if (!props.vpc) acknowledgeCreatedVpc(this.vpc);
     const network = { vpc: this.vpc, vpcSubnets: this.vpcSubnets };
     const secretsManager = () => secretsManagerAccess(this, this.vpc, this.vpcSubnets, props.secretsManagerEndpoint);
-    recordSettings(this, { ...logging, secretsManager, secretRotationInterval: props.secretRotationInterval });
+    const settings = recordSettings(this, { ...logging, secretsManager, secretRotationInterval: props.secretRotationInterval });
 
     this.cluster = createCluster(this, {
       ...network,
@@ -126,7 +126,10 @@ export class ServerlessLampDatabase extends ProxyBase {
     });
     this.secret = this.cluster.secret!;
     const rotation = props.secretRotation ?? true;
-    if (rotation) addRotation(this, this.cluster, { ...network, secretsManager: secretsManager(), interval: props.secretRotationInterval });
+    if (rotation) {
+      const rotationProps = { ...network, secretsManager: secretsManager(), interval: props.secretRotationInterval };
+      settings.rotationSecurityGroup = addRotation(this, this.cluster, rotationProps);
+    }
     if (removalPolicy === RemovalPolicy.RETAIN) retainWithCluster(this, this.cluster, props.vpc ? [] : [this.vpc]);
     acknowledgeCluster(this.cluster, {
       backtrack: props.backtrackWindow !== undefined,

@@ -2,7 +2,7 @@
  * connectFunction(): an existing function of any runtime uses the database in
  * one call (network, rds-db:connect, environment; the PHP connector layer).
  */
-import { existsSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { aws_ec2 as ec2, aws_lambda as lambda, aws_rds as rds } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -86,8 +86,12 @@ test('a PHP function can get the connector as a layer: /opt/serverless-lamp/Data
   expect(Object.keys(layers)).toEqual([expect.stringMatching(/^DbPhpConnector/)]); // one per database
   expect(Object.values(layers)[0].Properties.CompatibleArchitectures).toEqual(['arm64', 'x86_64']);
   expect(connected(template, 'Php').layers).toEqual(['arn:aws:lambda:us-east-1:534081306603:layer:arm-php-83:40', { Ref: Object.keys(layers)[0] }]);
-  // What the layer holds: the connector, at the path PHP functions require.
-  expect(existsSync(join(__dirname, '..', 'php', 'serverless-lamp', 'Database.php'))).toBe(true);
+  // What the layer holds: the connector, at the path PHP functions require
+  // (the layer's content is the asset CloudFormation unpacks under /opt).
+  const assetHash = String(Object.values(layers)[0].Properties.Content.S3Key).replace(/\.zip$/, '');
+  const staged = join(ctx.app.synth().directory, `asset.${assetHash}`);
+  expect(readdirSync(staged, { recursive: true }).map(String).sort()).toEqual(['serverless-lamp', join('serverless-lamp', 'Database.php')]);
+  expect(readFileSync(join(staged, 'serverless-lamp', 'Database.php'), 'utf8')).toMatch(/^namespace ServerlessLamp;$/m);
 });
 
 test('another user, another proxy, the read-only endpoint', () => {

@@ -16,7 +16,7 @@
  * CI set, it fails. `HANDLER_BUNDLE=<path>` tests another bundle.
  */
 import { existsSync } from 'node:fs';
-import { createServer, Server, Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { join, resolve as resolvePath } from 'node:path';
 import { Signer } from '@aws-sdk/rds-signer';
 import { createConnection } from 'mysql2/promise';
@@ -30,6 +30,7 @@ import {
   mariaDbOrSkip,
   SERVER_DNS_NAME,
 } from './support/mariadb';
+import { closeServer, listen, portOf, recordingRelay } from './support/net';
 import { fromNodeProviderChain } from '../src/handler/shims/credential-providers';
 import * as iconv from '../src/handler/shims/iconv-lite';
 
@@ -600,54 +601,6 @@ async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void
     if (elapsedMs(start) > timeoutMs) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 10));
   }
-}
-
-function listen(server: Server): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  });
-}
-
-function portOf(server: Server): number {
-  const addr = server.address();
-  if (!addr || typeof addr === 'string') throw new Error('not listening');
-  return addr.port;
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
-}
-
-/** A TCP relay to 127.0.0.1:port that records what the client sends. */
-async function recordingRelay(port: number) {
-  const chunks: Buffer[] = [];
-  const sockets = new Set<Socket>();
-  const server = await listen(
-    createServer((client) => {
-      const upstream = new Socket();
-      sockets.add(client);
-      sockets.add(upstream);
-      upstream.connect(port, '127.0.0.1');
-      client.on('data', (d) => chunks.push(Buffer.from(d)));
-      client.pipe(upstream);
-      upstream.pipe(client);
-      const end = () => {
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on('error', end).on('close', end);
-      upstream.on('error', end).on('close', end);
-    }),
-  );
-  return {
-    server,
-    clientBytes: () => Buffer.concat(chunks),
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await closeServer(server);
-    },
-  };
 }
 
 /**

@@ -15,17 +15,8 @@
 import { rmSync } from 'node:fs';
 import { Signer } from '@aws-sdk/rds-signer';
 import { FAKE_CREDENTIALS, FAKE_REGION, iamAuthToken, MariaDbServer, mariaDbOrSkip } from './support/mariadb';
-import {
-  closeServer,
-  noTlsServer,
-  opensslVerify,
-  PhpWorker,
-  phpOrSkip,
-  portOf,
-  recordingRelay,
-  runPhp,
-  startWrongNameServer,
-} from './support/php';
+import { closeServer, portOf, recordingRelay } from './support/net';
+import { noTlsServer, opensslVerify, PhpWorker, phpOrSkip, runPhp, startWrongNameServer } from './support/php';
 
 const SUITE = 'test/php-connector.test.ts';
 const php = phpOrSkip(SUITE);

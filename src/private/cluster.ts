@@ -104,27 +104,44 @@ export interface RotationProps {
  * Rotates the master password with AWS's single-user rotation function, in the
  * VPC, as `cluster.addRotationSingleUser()` would, but with the cluster's port
  * written as 3306 in the rules it opens, and told the URL of the Secrets
- * Manager endpoint it must call.
+ * Manager endpoint it must call. Returns the rotation function's security
+ * group, which the rotations of application users' secrets share.
  */
-export function addRotation(scope: Construct, cluster: rds.DatabaseCluster, r: RotationProps): void {
+export function addRotation(scope: Construct, cluster: rds.DatabaseCluster, r: RotationProps): ec2.ISecurityGroup {
   const securityGroup = closedSecurityGroup(scope, 'RotationSecurityGroup', r.vpc,
     'Secret rotation function: no inbound, outbound only to the cluster and Secrets Manager');
-  const rotation = new secretsmanager.SecretRotation(cluster, 'RotationSingleUser', {
+  rotateSingleUser(cluster, 'RotationSingleUser', cluster.secret!, cluster, { ...r, securityGroup });
+  allowSecretsManager(r.secretsManager, securityGroup, 'Secret rotation function to Secrets Manager');
+  return securityGroup;
+}
+
+/**
+ * A single-user rotation of `secret` (the master's, or an application user's
+ * attached to the cluster) every `interval`, by AWS's rotation function in the
+ * VPC, calling Secrets Manager at the endpoint's own URL when there is one.
+ */
+export function rotateSingleUser(
+  scope: Construct,
+  id: string,
+  secret: secretsmanager.ISecret,
+  cluster: rds.DatabaseCluster,
+  r: RotationProps & { readonly securityGroup: ec2.ISecurityGroup },
+): void {
+  const rotation = new secretsmanager.SecretRotation(scope, id, {
     // aws-cdk-lib's defaults for a cluster's rotation (aws-rds/lib/private/util.ts).
     excludeCharacters: ' %+~`#$&*()|[]{}:;<>?!\'/@"\\',
     vpcSubnets: r.vpcSubnets,
-    secret: cluster.secret!,
+    secret,
     application: secretsmanager.SecretRotationApplication.MYSQL_ROTATION_SINGLE_USER,
     vpc: r.vpc,
     // Opens the cluster's port (as 3306) to the rotation function.
     target: withLiteralPort(cluster),
     automaticallyAfter: r.interval ?? Duration.days(30),
-    securityGroup,
+    securityGroup: r.securityGroup,
   });
   if (r.secretsManager.url) {
     (rotation.node.defaultChild as sam.CfnApplication).addPropertyOverride('Parameters.endpoint', r.secretsManager.url);
   }
-  allowSecretsManager(r.secretsManager, securityGroup, 'Secret rotation function to Secrets Manager');
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, aws_logs as logs } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, aws_ec2 as ec2, aws_logs as logs } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import type { SecretsManagerAccess } from './network';
 
@@ -9,13 +9,16 @@ export interface DatabaseSettings {
   readonly secretsManager: () => SecretsManagerAccess;
   /** How often secrets are rotated, when they are. */
   readonly secretRotationInterval?: Duration;
+  /** The rotation functions' security group; none when rotation is off. */
+  rotationSecurityGroup?: ec2.ISecurityGroup;
 }
 
 const SETTINGS = new WeakMap<IConstruct, DatabaseSettings>();
 
 /** Records the settings of `database`, for the parts added to it later. */
-export function recordSettings(database: IConstruct, settings: DatabaseSettings): void {
+export function recordSettings(database: IConstruct, settings: DatabaseSettings): DatabaseSettings {
   SETTINGS.set(database, settings);
+  return settings;
 }
 
 /** The settings of `database` (a `ServerlessLampDatabase`). */

@@ -1,10 +1,11 @@
 import {
   Annotations, ArnFormat, Duration, Lazy, Stack,
-  aws_ec2 as ec2, aws_iam as iam, aws_lambda as lambda, aws_logs as logs, aws_rds as rds,
-  aws_sam as sam, aws_secretsmanager as secretsmanager,
+  aws_iam as iam, aws_lambda as lambda, aws_logs as logs, aws_rds as rds,
+  aws_secretsmanager as secretsmanager,
 } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
 import { acknowledgeProvider } from './acknowledgments';
+import { rotateSingleUser } from './cluster';
 import { ServerlessLampValidationError } from './errors';
 import { allowS3, allowSecretsManager, closedSecurityGroup } from './network';
 import { MYSQL_PORT, withLiteralPort } from './proxy';
@@ -155,6 +156,7 @@ export function prepareConnect(front: IConstruct, user: string): void {
 
 /** What `DatabaseUser` needs to create its custom resource. */
 export interface DeclaredUser {
+  readonly serviceToken: string;
   readonly properties: Record<string, string>;
   readonly dependencies: IConstruct[];
   readonly secret?: secretsmanager.ISecret;
@@ -190,13 +192,13 @@ export function declareUser(
   ];
   if (users.authentication === DatabaseAuthentication.IAM) {
     users.connectable.add(props.userName);
-    return { properties, dependencies };
+    return { serviceToken: provider.serviceToken, properties, dependencies };
   }
   const secret = userSecret(scope, database, props.userName);
   users.secrets.push(secret);
   secret.grantRead(database.proxyRole);
   secret.grantRead(provider.function);
-  return { properties: { ...properties, PasswordSecretArn: secret.secretArn }, dependencies, secret };
+  return { serviceToken: provider.serviceToken, properties: { ...properties, PasswordSecretArn: secret.secretArn }, dependencies, secret };
 }
 
 /** A generated secret for one user, attached to the cluster and rotated like the master's. */
@@ -207,21 +209,15 @@ function userSecret(scope: Construct, database: ServerlessLampDatabase, userName
     encryptionKey: database.encryptionKey,
   });
   const attached = generated.attach(database.cluster);
-  const rotationSecurityGroup = database.node.tryFindChild('RotationSecurityGroup') as ec2.ISecurityGroup | undefined;
-  if (!rotationSecurityGroup) return attached;
   const settings = settingsOf(database);
-  const rotation = new secretsmanager.SecretRotation(scope, 'Rotation', {
-    application: secretsmanager.SecretRotationApplication.MYSQL_ROTATION_SINGLE_USER,
-    secret: attached,
-    target: withLiteralPort(database.cluster),
+  if (!settings.rotationSecurityGroup) return attached; // rotation is off
+  rotateSingleUser(scope, 'Rotation', attached, database.cluster, {
     vpc: database.vpc,
     vpcSubnets: database.vpcSubnets,
-    securityGroup: rotationSecurityGroup,
-    automaticallyAfter: settings.secretRotationInterval ?? Duration.days(30),
-    excludeCharacters: ' %+~`#$&*()|[]{}:;<>?!\'/@"\\',
+    secretsManager: settings.secretsManager(),
+    interval: settings.secretRotationInterval,
+    securityGroup: settings.rotationSecurityGroup,
   });
-  const url = settings.secretsManager().url;
-  if (url) (rotation.node.defaultChild as sam.CfnApplication).addPropertyOverride('Parameters.endpoint', url);
   return attached;
 }
 

@@ -14,11 +14,12 @@
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, Server, Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { isCi, MariaDbServer } from './mariadb';
+import { listen } from './net';
 
 /** The connector as it ships. */
 export const CONNECTOR = resolve(__dirname, '..', '..', 'php', 'serverless-lamp', 'Database.php');
@@ -309,54 +310,6 @@ export function opensslVerify(port: number, caFile: string, hostname?: string): 
     out = String((err as { stdout?: string }).stdout ?? '');
   }
   return /Verify return code: .*/.exec(out)?.[0] ?? `no verify result in:\n${out}`;
-}
-
-export function listen(server: Server): Promise<Server> {
-  return new Promise((resolvePromise, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolvePromise(server));
-  });
-}
-
-export function portOf(server: Server): number {
-  const addr = server.address();
-  if (!addr || typeof addr === 'string') throw new Error('not listening');
-  return addr.port;
-}
-
-export function closeServer(server: Server): Promise<void> {
-  return new Promise((resolvePromise) => server.close(() => resolvePromise()));
-}
-
-/** A TCP relay to 127.0.0.1:port that records what the client sends. */
-export async function recordingRelay(port: number) {
-  const chunks: Buffer[] = [];
-  const sockets = new Set<Socket>();
-  const server = await listen(
-    createServer((client) => {
-      const upstream = new Socket();
-      sockets.add(client);
-      sockets.add(upstream);
-      upstream.connect(port, '127.0.0.1');
-      client.on('data', (d) => chunks.push(Buffer.from(d)));
-      client.pipe(upstream);
-      upstream.pipe(client);
-      const end = () => {
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on('error', end).on('close', end);
-      upstream.on('error', end).on('close', end);
-    }),
-  );
-  return {
-    server,
-    clientBytes: () => Buffer.concat(chunks),
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await closeServer(server);
-    },
-  };
 }
 
 /**
