@@ -16,10 +16,10 @@
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 
@@ -132,6 +132,12 @@ export interface MariaDbServerOptions {
   readonly token?: string;
   /** Extra `[mysqld]` lines. */
   readonly extraConfig?: string[];
+  /**
+   * Plugin shared objects (paths) to offer to `INSTALL SONAME` besides the
+   * system's: the server then reads plugins from a directory of its own, with
+   * links to every system plugin and copies of these. Nothing is installed.
+   */
+  readonly extraPlugins?: string[];
 }
 
 interface Tls {
@@ -167,6 +173,7 @@ export class MariaDbServer {
     const server = new MariaDbServer(bin, dir, await freePort(), options);
     try {
       server.tls = makeCertificates(dir);
+      server.preparePluginDir();
       server.writeConfig();
       server.installDb();
       await server.launch();
@@ -250,6 +257,23 @@ export class MariaDbServer {
     return join(this.dir, 'error.log');
   }
 
+  /** The system plugin directory, or the server's own one when it has extra plugins. */
+  private get pluginDir(): string {
+    return this.options.extraPlugins?.length ? join(this.dir, 'plugin') : this.bin.pluginDir;
+  }
+
+  private preparePluginDir(): void {
+    const extra = this.options.extraPlugins ?? [];
+    if (extra.length === 0) return;
+    const own = this.pluginDir;
+    mkdirSync(own);
+    const extraNames = new Set(extra.map((p) => basename(p)));
+    for (const name of readdirSync(this.bin.pluginDir)) {
+      if (!extraNames.has(name)) symlinkSync(join(this.bin.pluginDir, name), join(own, name));
+    }
+    for (const path of extra) copyFileSync(path, join(own, basename(path)));
+  }
+
   private writeConfig(): void {
     const lines = [
       '[mysqld]',
@@ -259,7 +283,7 @@ export class MariaDbServer {
       `log-error=${this.errorLog}`,
       `port=${this.port}`,
       'bind-address=127.0.0.1',
-      `plugin-dir=${this.bin.pluginDir}`,
+      `plugin-dir=${this.pluginDir}`,
       'skip-name-resolve',
       'skip-log-bin',
       'performance-schema=OFF',

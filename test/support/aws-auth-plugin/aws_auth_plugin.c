@@ -70,24 +70,56 @@
 static char *access_key_id_var;
 static char *secret_access_key_var;
 static char *region_var;
+/* Where SET GLOBAL puts the values (the server owns the string it passes only during the update). */
+static char access_key_id_buf[KEY_BUFFER];
+static char secret_access_key_buf[KEY_BUFFER];
+static char region_buf[KEY_BUFFER];
 static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* The server copies string values (PLUGIN_VAR_MEMALLOC) and frees the old one after this returns. */
-static void update_string(MYSQL_THD thd, struct st_mysql_sys_var *var, void *var_ptr, const void *save)
+static void update_string(char *buf, void *var_ptr, const void *save)
 {
-  (void) thd;
-  (void) var;
+  const char *value = *(const char *const *) save;
+  size_t n = value ? strlen(value) : 0;
   pthread_mutex_lock(&config_lock);
-  *(char **) var_ptr = *(char *const *) save;
+  if (n >= KEY_BUFFER) {
+    /* Too long for a key: keep nothing, which refuses every login. */
+    fprintf(stderr, PLUGIN_NAME ": value too long, cleared\n");
+    n = 0;
+  }
+  if (n) memcpy(buf, value, n);
+  buf[n] = '\0';
+  *(char **) var_ptr = buf;
   pthread_mutex_unlock(&config_lock);
 }
 
-static MYSQL_SYSVAR_STR(access_key_id, access_key_id_var, PLUGIN_VAR_RQCMDARG | PLUGIN_VAR_MEMALLOC,
-                        "The access key id tokens must be signed with", NULL, update_string, "");
-static MYSQL_SYSVAR_STR(secret_access_key, secret_access_key_var, PLUGIN_VAR_RQCMDARG | PLUGIN_VAR_MEMALLOC,
-                        "The secret access key that verifies token signatures (test use only)", NULL, update_string, "");
-static MYSQL_SYSVAR_STR(region, region_var, PLUGIN_VAR_RQCMDARG | PLUGIN_VAR_MEMALLOC,
-                        "The region tokens must be signed for; empty: any", NULL, update_string, "");
+static void update_access_key_id(MYSQL_THD thd, struct st_mysql_sys_var *var, void *var_ptr, const void *save)
+{
+  (void) thd;
+  (void) var;
+  update_string(access_key_id_buf, var_ptr, save);
+}
+
+static void update_secret_access_key(MYSQL_THD thd, struct st_mysql_sys_var *var, void *var_ptr, const void *save)
+{
+  (void) thd;
+  (void) var;
+  update_string(secret_access_key_buf, var_ptr, save);
+}
+
+static void update_region(MYSQL_THD thd, struct st_mysql_sys_var *var, void *var_ptr, const void *save)
+{
+  (void) thd;
+  (void) var;
+  update_string(region_buf, var_ptr, save);
+}
+
+static MYSQL_SYSVAR_STR(access_key_id, access_key_id_var, PLUGIN_VAR_RQCMDARG,
+                        "The access key id tokens must be signed with", NULL, update_access_key_id, "");
+static MYSQL_SYSVAR_STR(secret_access_key, secret_access_key_var, PLUGIN_VAR_RQCMDARG,
+                        "The secret access key that verifies token signatures (test use only)", NULL,
+                        update_secret_access_key, "");
+static MYSQL_SYSVAR_STR(region, region_var, PLUGIN_VAR_RQCMDARG, "The region tokens must be signed for; empty: any",
+                        NULL, update_region, "");
 
 static struct st_mysql_sys_var *system_variables[] = {
   MYSQL_SYSVAR(access_key_id),
