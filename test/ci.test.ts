@@ -1,7 +1,7 @@
 /*
  * CI outside this repository: the GitHub workflows projen generates run the same
- * tests with CI set, so they must install what .ci/run installs (MariaDB and
- * PHP), before they build.
+ * tests with CI set, so they must install what .ci/run installs (MariaDB, PHP,
+ * and a C compiler with MariaDB's server headers), before they build.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +15,8 @@ test('.ci/run installs the test dependencies with .ci/install-test-deps', () => 
   expect(run.indexOf('bash .ci/install-test-deps')).toBeLessThan(run.indexOf('npx projen build)'));
   const install = read('.ci/install-test-deps');
   for (const pkg of ['mariadb-server', 'mariadb-test', 'php-cli', 'php-mysql']) expect(install).toContain(pkg);
+  // What building the AWSAuthenticationPlugin stand-in needs (test/support/aws-auth-plugin).
+  for (const pkg of ['gcc', 'libc6-dev', 'libmariadbd-dev', 'libssl-dev']) expect(install).toContain(pkg);
 });
 
 test.each([
