@@ -6,8 +6,13 @@
  * by a stand-in for Aurora's plugin (test/support/aws-auth-plugin: SigV4
  * recomputed with the test's secret key, DBUser, access key id, expiry).
  *
- * Every refusal below has a positive twin that differs in the one thing
- * refused, so a refusal cannot come from something else.
+ * Where it can, a refusal below has a positive twin that differs only in
+ * what is refused, so the refusal cannot come from something else. Each
+ * refusal of a token fails when the plugin accepts everything. The refusals
+ * of plaintext logins are the server's (require_secure_transport) and the
+ * account's (REQUIRE SSL, part of the provider's statement), not the
+ * plugin's: a server authentication plugin is not told whether the
+ * connection uses TLS.
  *
  * Outside CI, a machine without MariaDB or without what building the plugin
  * needs skips this file with a warning; with CI set, it fails.
