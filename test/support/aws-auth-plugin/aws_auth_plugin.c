@@ -407,7 +407,7 @@ static const char *check_token(char *token, const char *user, size_t user_len, c
         return "token too long";
     }
   }
-  /* Signed header host (value trimmed), the signed header list, the hash of the empty payload. */
+  /* The signed header host (no whitespace to trim: checked above), the signed header list, the empty payload's hash. */
   if (append(canonical, sizeof w->canonical, &len, "\nhost:") || append(canonical, sizeof w->canonical, &len, host)
       || append(canonical, sizeof w->canonical, &len, "\n\nhost\n")
       || append(canonical, sizeof w->canonical, &len, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"))
