@@ -99,7 +99,7 @@ describe('the check fails wrong policies', () => {
     { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Resource: { Ref: 'Secret' } },
     // 5: a wildcard that matches no action, and a condition key that does not exist.
     { Effect: 'Allow', Action: 'kms:GenerateDataKeyy*', Resource: { 'Fn::GetAtt': ['Key', 'Arn'] }, Condition: { StringEquals: { 'kms:ViaServicee': 'secretsmanager.us-east-1.amazonaws.com' } } },
-    // 6: every secret; and a KMS condition key on Secrets Manager actions.
+    // 6: every secret; and a KMS condition key on a Secrets Manager action.
     { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: '*', Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.us-east-1.amazonaws.com' } } },
     // 7: an action that takes only "*", given an ARN.
     { Effect: 'Allow', Action: 'xray:PutTraceSegments', Resource: { 'Fn::GetAtt': ['Key', 'Arn'] } },
@@ -107,6 +107,13 @@ describe('the check fails wrong policies', () => {
     { Effect: 'Allow', Action: 'kms:Decrypt', Resource: { 'Fn::GetAtt': ['Key', 'Nonsense'] } },
     // 9: right: a Deny may name every resource.
     { Effect: 'Deny', Action: 'secretsmanager:DeleteSecret', Resource: '*' },
+    // 10: an encryption context condition on an action without one (and, IfExists, one that may lack it).
+    {
+      Effect: 'Allow',
+      Action: ['kms:Decrypt', 'kms:DescribeKey'],
+      Resource: { 'Fn::GetAtt': ['Key', 'Arn'] },
+      Condition: { StringEquals: { 'kms:EncryptionContext:aws:logs:arn': 'x' }, StringEqualsIfExists: { 'kms:EncryptionContext:app': 'y' } },
+    },
   ];
   const template: CfnTemplate = {
     Resources: {
@@ -130,13 +137,14 @@ describe('the check fails wrong policies', () => {
     ]);
     expect(at(5)).toEqual(['kms:GenerateDataKeyy* matches no kms action', 'condition key kms:ViaServicee does not exist']);
     expect(at(6)).toEqual([
-      'condition key kms:ViaService is a kms key, but the statement\'s actions are of secretsmanager',
+      'condition key kms:ViaService does not apply to secretsmanager:GetSecretValue (StringEquals is never true for it)',
       expect.stringMatching(/^Allow on "\*" for secretsmanager:GetSecretValue, which takes Secret: name the resources$/),
     ]);
     expect(at(7)).toEqual([expect.stringMatching(/^arn:aws:kms:.*: xray:PutTraceSegments takes only "\*"$/)]);
     expect(at(8)).toEqual(['resource not resolved: no realistic value for Fn::GetAtt Key.Nonsense (AWS::KMS::Key): add one to the resolver']);
     expect(at(9)).toEqual([]);
-    expect(findings).toHaveLength(11);
+    expect(at(10)).toEqual(['condition key kms:EncryptionContext:aws:logs:arn does not apply to kms:DescribeKey (StringEquals is never true for it)']);
+    expect(findings).toHaveLength(12);
     // The right statement was checked with the proxy's resource id.
     expect(checked[0]).toEqual(expect.objectContaining({ resource: expect.stringMatching(/:dbuser:prx-[0-9a-f]{17}\/app$/) }));
   });

