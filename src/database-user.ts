@@ -1,8 +1,8 @@
-import { CustomResource, Duration, aws_iam as iam, aws_secretsmanager as secretsmanager } from 'aws-cdk-lib';
+import { CustomResource, aws_iam as iam, aws_secretsmanager as secretsmanager } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { ServerlessLampValidationError } from './private/errors';
-import { declareUser } from './private/users';
-import { DATABASE_PRIVILEGES, parseGrants, userNameProblem } from './provider/properties';
+import { declareUser, PROVIDER_SERVICE_TIMEOUT } from './private/users';
+import { DATABASE_PRIVILEGES, parseGrants, USER_RESOURCE_TYPE, userNameProblem } from './provider/properties';
 import type { ServerlessLampDatabase } from './serverless-lamp-database';
 
 
@@ -149,14 +149,17 @@ export class DatabaseUser extends Construct {
     this.userName = props.userName;
     const declared = declareUser(this, props, grantsOf(props));
     this.secret = declared.secret;
-    new CustomResource(this, 'Resource', {
+    const resource = new CustomResource(this, 'Resource', {
       serviceToken: declared.serviceToken,
-      resourceType: 'Custom::ServerlessLampDatabaseUser',
+      resourceType: USER_RESOURCE_TYPE,
       properties: declared.properties,
-      // The function answers within its own 5 minutes; CloudFormation stops
-      // waiting for an answer that cannot arrive after this, not after an hour.
-      serviceTimeout: Duration.minutes(10),
-    }).node.addDependency(...declared.dependencies);
+      // CloudFormation stops waiting for an answer that cannot arrive after
+      // this, not after an hour.
+      serviceTimeout: PROVIDER_SERVICE_TIMEOUT,
+    });
+    resource.node.addDependency(...declared.dependencies);
+    // Deleted before the user, when the stack leaves a database that outlives it.
+    declared.retention?.node.addDependency(resource);
   }
 
   /**

@@ -113,7 +113,12 @@ export class ServerlessLampDatabase extends ProxyBase {
     if (!props.vpc) acknowledgeCreatedVpc(this.vpc);
     const network = { vpc: this.vpc, vpcSubnets: this.vpcSubnets };
     const secretsManager = () => secretsManagerAccess(this, this.vpc, this.vpcSubnets, props.secretsManagerEndpoint);
-    const settings = recordSettings(this, { ...logging, secretsManager, secretRotationInterval: props.secretRotationInterval });
+    const settings = recordSettings(this, {
+      ...logging,
+      secretsManager,
+      secretRotationInterval: props.secretRotationInterval,
+      usersOutliveStack: removalPolicy !== RemovalPolicy.DESTROY,
+    });
 
     this.cluster = createCluster(this, {
       ...network,
@@ -167,6 +172,8 @@ export class ServerlessLampDatabase extends ProxyBase {
     });
     this.connections.allowDefaultPortFrom(this.handler, 'Query handler to the RDS Proxy');
     this.grantConnect(this.handler);
+    // No invocation before its user exists, nor after it was dropped.
+    this.handler.node.addDependency(this.applicationUser);
     this.readOnlyEndpoint = addReadOnlyEndpoint(this, {
       ...network, enabled: props.readOnlyEndpoint, readers: props.readers, proxy: this.proxy, connections: this.connections, handler: this.handler,
     });

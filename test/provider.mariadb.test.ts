@@ -6,9 +6,10 @@
  * (the test CA through DB_CA_BUNDLE_FILE, host name checked), as a master user
  * with a password (`lampadmin`, made here with ALL ... WITH GRANT OPTION, as
  * Aurora's master has), whose credentials it reads from a local stand-in for
- * Secrets Manager (SECRETS_MANAGER_ENDPOINT). Users are created with PASSWORD
- * authentication: MariaDB has no AWSAuthenticationPlugin, whose statements
- * are proven exactly in provider.test.ts.
+ * Secrets Manager (SECRETS_MANAGER_ENDPOINT). Users here are created with
+ * PASSWORD authentication; the IAM statements run live against a stand-in for
+ * Aurora's AWSAuthenticationPlugin in users-lifecycle.mariadb.test.ts, which
+ * also builds whole CloudFormation requests from a synthesized stack.
  *
  * Outside CI, a machine without MariaDB skips this file with a warning; with
  * CI set, it fails. `PROVIDER_BUNDLE=<path>` tests another bundle.
@@ -20,6 +21,7 @@ import { createConnection } from 'mysql2/promise';
 import type { Connection } from 'mysql2/promise';
 import { FAKE_CREDENTIALS, FAKE_REGION, freePort, handlerEnvironment, iamAuthToken, MariaDbServer, mariaDbOrSkip } from './support/mariadb';
 import { FakeSecretsManager, Invocation, invokeBundle, secretArn } from './support/provider';
+import { physicalIdOf } from '../src/provider/ownership';
 
 type UsersEvent = import('../src/provider/users.lambda').UsersEvent;
 type UsersResponse = import('../src/provider/users.lambda').UsersResponse;
@@ -34,6 +36,9 @@ const nonce = `${process.pid}${Date.now() % 100000}`;
 const MASTER = { username: 'lampadmin', password: `M'aster\\"pw%_\`${nonce}` };
 const SHOP_PASSWORD = `Sh'op\\pw"${nonce}!Aa1`;
 const MASTER_ARN = secretArn('lamp/master');
+const STACK_ID = 'arn:aws:cloudformation:us-east-1:123456789012:stack/Shop/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0';
+/** The physical id the provider answers for `userName` as the resource ShopUser of STACK_ID. */
+const pid = (userName: string) => physicalIdOf(userName, { stackId: STACK_ID, logicalId: 'ShopUser' });
 const SHOP_ARN = secretArn('lamp/shop');
 
 describeWithMariaDb('bundled users provider against MariaDB', () => {
@@ -56,7 +61,7 @@ describeWithMariaDb('bundled users provider against MariaDB', () => {
    * rejects with its error's message.
    */
   async function invoke(
-    event: UsersEvent,
+    event: Omit<UsersEvent, 'StackId' | 'LogicalResourceId'> & { LogicalResourceId?: string },
     remainingMs = 20_000,
     env: Record<string, string | undefined> = {},
     hosts?: Record<string, string>,
@@ -66,7 +71,9 @@ describeWithMariaDb('bundled users provider against MariaDB', () => {
       if (v === undefined) delete merged[k];
       else merged[k] = v;
     }
-    last = await invokeBundle<UsersResponse>(BUNDLE, event, { remainingMs, env: merged, hosts });
+    // The fields CloudFormation always sends (users-lifecycle.mariadb.test.ts builds whole requests).
+    const request = { StackId: STACK_ID, LogicalResourceId: 'ShopUser', RequestId: 'request-1', ResourceType: 'Custom::ServerlessLampDatabaseUser', ...event };
+    last = await invokeBundle<UsersResponse>(BUNDLE, request, { remainingMs, env: merged, hosts });
     logLines.push(...last.lines);
     if (!last.ok) {
       errorMessages.push(last.error!.message);
@@ -195,7 +202,7 @@ describeWithMariaDb('bundled users provider against MariaDB', () => {
 
     test('Create: the user exists with its password, REQUIRE SSL and exactly the declared grants', async () => {
       const result = await create(userProps());
-      expect(result).toEqual({ PhysicalResourceId: 'shop', Data: { UserName: 'shop' } });
+      expect(result).toEqual({ PhysicalResourceId: pid('shop'), Data: { UserName: 'shop' } });
       expect(await grantsOf('shop')).toEqual(declared);
       expect(await canLogIn('shop', SHOP_PASSWORD)).toBe(true);
       // Secrets were read through the endpoint, signed with the environment's credentials.
@@ -206,7 +213,7 @@ describeWithMariaDb('bundled users provider against MariaDB', () => {
 
     test('Create again (a retried Create): no change, the same grants', async () => {
       const statementsBefore = logLines.filter((l) => l.includes('"message":"statement"')).length;
-      expect(await create(userProps())).toEqual({ PhysicalResourceId: 'shop', Data: { UserName: 'shop' } });
+      expect(await create(userProps())).toEqual({ PhysicalResourceId: pid('shop'), Data: { UserName: 'shop' } });
       expect(await grantsOf('shop')).toEqual(declared);
       const statements = logLines.filter((l) => l.includes('"message":"statement"')).slice(statementsBefore).map((l) => JSON.parse(l).sql);
       expect(statements).toEqual(["ALTER USER 'shop'@'%' IDENTIFIED BY '***' REQUIRE SSL"]);
@@ -230,7 +237,7 @@ describeWithMariaDb('bundled users provider against MariaDB', () => {
 
     test('Update with other privileges: exactly the declared grants remain', async () => {
       const props = userProps({ Grants: JSON.stringify([{ Privileges: ['SELECT', 'DELETE'] }]) });
-      expect(await update('shop', props, userProps())).toEqual({ PhysicalResourceId: 'shop', Data: { UserName: 'shop' } });
+      expect(await update(pid('shop'), props, userProps())).toEqual({ PhysicalResourceId: pid('shop'), Data: { UserName: 'shop' } });
       expect(await grantsOf('shop')).toEqual([
         'GRANT SELECT, DELETE ON `lampdb`.* TO `shop`@`%`',
         'GRANT USAGE ON *.* TO `shop`@`%` IDENTIFIED BY PASSWORD <hash> REQUIRE SSL',
@@ -239,14 +246,14 @@ describeWithMariaDb('bundled users provider against MariaDB', () => {
 
     test('Update adding, then removing, a table grant', async () => {
       const withTable = userProps({ Grants: JSON.stringify([{ Privileges: ['SELECT'] }, { Privileges: ['INSERT', 'UPDATE'], Table: 'customers' }]) });
-      await update('shop', withTable, userProps());
+      await update(pid('shop'), withTable, userProps());
       expect(await grantsOf('shop')).toEqual([
         'GRANT INSERT, UPDATE ON `lampdb`.`customers` TO `shop`@`%`',
         'GRANT SELECT ON `lampdb`.* TO `shop`@`%`',
         'GRANT USAGE ON *.* TO `shop`@`%` IDENTIFIED BY PASSWORD <hash> REQUIRE SSL',
       ]);
       const withoutTable = userProps({ Grants: JSON.stringify([{ Privileges: ['SELECT'] }]) });
-      await update('shop', withoutTable, withTable);
+      await update(pid('shop'), withoutTable, withTable);
       expect(await grantsOf('shop')).toEqual([
         'GRANT SELECT ON `lampdb`.* TO `shop`@`%`',
         'GRANT USAGE ON *.* TO `shop`@`%` IDENTIFIED BY PASSWORD <hash> REQUIRE SSL',
@@ -260,7 +267,7 @@ describeWithMariaDb('bundled users provider against MariaDB', () => {
       await server.adminQuery("GRANT SELECT ON `lampdb`.* TO 'shop'@'%' WITH GRANT OPTION");
       expect((await grantsOf('shop'))!.length).toBe(4);
       const props = userProps({ Grants: JSON.stringify([{ Privileges: ['SELECT'] }]) });
-      await update('shop', props, props);
+      await update(pid('shop'), props, props);
       expect(await grantsOf('shop')).toEqual([
         'GRANT SELECT ON `lampdb`.* TO `shop`@`%`',
         'GRANT USAGE ON *.* TO `shop`@`%` IDENTIFIED BY PASSWORD <hash> REQUIRE SSL',
@@ -270,7 +277,7 @@ describeWithMariaDb('bundled users provider against MariaDB', () => {
     test('Update with a new UserName creates the new user; the Delete that follows drops the old one', async () => {
       const oldProps = userProps({ Grants: JSON.stringify([{ Privileges: ['SELECT'] }]) });
       const newProps = userProps({ UserName: 'shop_v2', Grants: JSON.stringify([{ Privileges: ['SELECT'] }, { Privileges: ['UPDATE'], Table: 'orders' }]) });
-      expect(await update('shop', newProps, oldProps)).toEqual({ PhysicalResourceId: 'shop_v2', Data: { UserName: 'shop_v2' } });
+      expect(await update(pid('shop'), newProps, oldProps)).toEqual({ PhysicalResourceId: pid('shop_v2'), Data: { UserName: 'shop_v2' } });
       expect(await grantsOf('shop_v2')).toEqual([
         'GRANT SELECT ON `lampdb`.* TO `shop_v2`@`%`',
         'GRANT UPDATE ON `lampdb`.`orders` TO `shop_v2`@`%`',
@@ -278,7 +285,7 @@ describeWithMariaDb('bundled users provider against MariaDB', () => {
       ]);
       expect(await grantsOf('shop')).toBeDefined();
       // CloudFormation's clean-up: Delete with the old physical id and the old properties.
-      expect(await remove('shop', oldProps)).toEqual({ PhysicalResourceId: 'shop' });
+      expect(await remove(pid('shop'), oldProps)).toEqual({ PhysicalResourceId: pid('shop') });
       expect(await grantsOf('shop')).toBeUndefined();
       expect(await grantsOf('shop_v2')).toHaveLength(3);
       expect(await canLogIn('shop_v2', SHOP_PASSWORD)).toBe(true);
@@ -286,9 +293,9 @@ describeWithMariaDb('bundled users provider against MariaDB', () => {
 
     test('Delete drops the user; a repeated Delete succeeds', async () => {
       const props = userProps({ UserName: 'shop_v2' });
-      expect(await remove('shop_v2', props)).toEqual({ PhysicalResourceId: 'shop_v2' });
+      expect(await remove(pid('shop_v2'), props)).toEqual({ PhysicalResourceId: pid('shop_v2') });
       expect(await grantsOf('shop_v2')).toBeUndefined();
-      expect(await remove('shop_v2', props)).toEqual({ PhysicalResourceId: 'shop_v2' });
+      expect(await remove(pid('shop_v2'), props)).toEqual({ PhysicalResourceId: pid('shop_v2') });
     });
   });
 
@@ -342,7 +349,7 @@ describeWithMariaDb('bundled users provider against MariaDB', () => {
     } finally {
       conn.destroy();
     }
-    await remove('lamp_app', userProps({ UserName: 'lamp_app' }));
+    await remove(pid('lamp_app'), userProps({ UserName: 'lamp_app' }));
   }, 60_000);
 
   test('an underscore in the database name is not a wildcard: shop_data does not open shopXdata', async () => {
@@ -362,7 +369,7 @@ describeWithMariaDb('bundled users provider against MariaDB', () => {
     await create(userProps({ UserName: 'wild', Database: 'shop_data', Grants: JSON.stringify([{ Privileges: ['SELECT'] }]) }));
     expect(last!.stats.attempts).toBe(1);
     expect(logLines.filter((l) => l.includes('"message":"statement"')).slice(-1)[0]).toContain('ALTER USER');
-    await remove('wild', userProps({ UserName: 'wild' }));
+    await remove(pid('wild'), userProps({ UserName: 'wild' }));
   });
 
   test('with sql_mode NO_BACKSLASH_ESCAPES, a password with quotes and backslashes still works', async () => {
@@ -373,7 +380,7 @@ describeWithMariaDb('bundled users provider against MariaDB', () => {
     } finally {
       await server.adminQuery("SET GLOBAL sql_mode = REPLACE(@@GLOBAL.sql_mode, ',NO_BACKSLASH_ESCAPES', '')");
     }
-    await remove('nbe', userProps());
+    await remove(pid('nbe'), userProps());
   });
 
   describe('refused before any SQL runs', () => {
@@ -398,7 +405,7 @@ describeWithMariaDb('bundled users provider against MariaDB', () => {
     ])('%s', async (_what, overrides, message) => {
       await expectNothingTouched(async () => {
         await expect(create(userProps(overrides))).rejects.toThrow(message);
-        await expect(update('shop', userProps(overrides), userProps())).rejects.toThrow(message);
+        await expect(update(pid('shop'), userProps(overrides), userProps())).rejects.toThrow(message);
       });
     });
 
@@ -435,14 +442,14 @@ describeWithMariaDb('bundled users provider against MariaDB', () => {
   test('a failed renaming Update drops the new user and leaves the old one as it was', async () => {
     await create(userProps({ UserName: 'keeper', Grants: '[{"Privileges":["SELECT"]}]' }));
     const before = await grantsOf('keeper');
-    await expect(update('keeper', userProps({ UserName: 'keeper_v2', Grants: '[{"Privileges":["SELECT"],"Table":"no_such_table"}]' }), userProps()))
+    await expect(update(pid('keeper'), userProps({ UserName: 'keeper_v2', Grants: '[{"Privileges":["SELECT"],"Table":"no_such_table"}]' }), userProps()))
       .rejects.toThrow(/ER_NO_SUCH_TABLE \(1146\)/);
     expect(await grantsOf('keeper_v2')).toBeUndefined();
     expect(await grantsOf('keeper')).toEqual(before);
     // A user that existed before the request is never dropped on failure.
     await expect(create(userProps({ UserName: 'keeper', Grants: '[{"Privileges":["SELECT"],"Table":"no_such_table"}]' }))).rejects.toThrow(/1146/);
     expect(await grantsOf('keeper')).toEqual(before);
-    await remove('keeper', userProps());
+    await remove(pid('keeper'), userProps());
   });
 
   describe('TLS', () => {
@@ -472,7 +479,7 @@ describeWithMariaDb('bundled users provider against MariaDB', () => {
       expect(await grantsOf('tls_c')).toBeUndefined();
       // The same server under the name in its certificate is accepted.
       await create(userProps({ UserName: 'tls_c', Grants: '[]' }));
-      await remove('tls_c', userProps());
+      await remove(pid('tls_c'), userProps());
     });
   });
 
@@ -483,7 +490,7 @@ describeWithMariaDb('bundled users provider against MariaDB', () => {
       const back = new Promise<void>((resolve, reject) => setTimeout(() => server.start().then(resolve, reject), 1500));
       const result = await create(userProps({ UserName: 'patient', Grants: '[]' }), 20_000);
       await back;
-      expect(result).toEqual({ PhysicalResourceId: 'patient', Data: { UserName: 'patient' } });
+      expect(result).toEqual({ PhysicalResourceId: pid('patient'), Data: { UserName: 'patient' } });
       expect(elapsedMs(start)).toBeGreaterThan(1500);
       expect(last!.stats.attempts).toBeGreaterThan(1);
       // The master secret is read once while waiting (then the user's password secret).
@@ -492,7 +499,7 @@ describeWithMariaDb('bundled users provider against MariaDB', () => {
       expect(retries.length).toBeGreaterThan(0);
       expect(retries[retries.length - 1]).toMatchObject({ level: 'warn', kind: 'transient', error: expect.stringContaining('ECONNREFUSED') });
       expect(await grantsOf('patient')).toBeDefined();
-      await remove('patient', userProps());
+      await remove(pid('patient'), userProps());
     }, 30_000);
 
     test('a server that never comes back fails before the invocation runs out of time, saying why', async () => {
@@ -530,10 +537,10 @@ describeWithMariaDb('bundled users provider against MariaDB', () => {
         pending: JSON.stringify({ username: MASTER.username, password: MASTER.password }),
       });
       passwords.add('the-old-password-1');
-      expect(await create(userProps({ UserName: 'rotated', Grants: '[]' }))).toMatchObject({ PhysicalResourceId: 'rotated' });
+      expect(await create(userProps({ UserName: 'rotated', Grants: '[]' }))).toMatchObject({ PhysicalResourceId: pid('rotated') });
       expect(secrets.requests.slice(-3).map((r) => r.versionStage)).toContain('AWSPENDING');
       expect(logLines.some((l) => l.includes('trying the secret version AWSPENDING'))).toBe(true);
-      await remove('rotated', userProps());
+      await remove(pid('rotated'), userProps());
     });
 
     test('a master password refused every time fails after 3 rounds, each reading the secret again', async () => {

@@ -3,7 +3,7 @@ import { Stack, aws_iam as iam, aws_lambda as lambda, aws_rds as rds } from 'aws
 import { IConstruct } from 'constructs';
 import { ServerlessLampValidationError } from './errors';
 import { MYSQL_PORT } from './proxy';
-import { databaseOf } from './users';
+import { databaseOf, declaredUser } from './users';
 import type { ConnectFunctionOptions } from '../connect-function';
 import type { ProxyBase } from '../proxy-base';
 import type { ServerlessLampDatabase } from '../serverless-lamp-database';
@@ -24,6 +24,9 @@ export function connectFunction(front: ProxyBase, fn: lambda.Function, options: 
   front.connections.allowDefaultPortFrom(fn, `${fn.node.id} to the RDS Proxy`);
   const user = options.databaseUser ?? front.defaultDatabaseUser;
   const grant = front.grantConnect(fn, user);
+  // No invocation before its user exists, nor after it was dropped.
+  const declared = declaredUser(front, user);
+  if (declared) fn.node.addDependency(declared);
   fn.addEnvironment('DB_HOST', host);
   fn.addEnvironment('DB_PORT', String(MYSQL_PORT));
   fn.addEnvironment('DB_USER', user);

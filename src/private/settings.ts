@@ -7,6 +7,11 @@ export interface DatabaseSettings {
   readonly logRetention: logs.RetentionDays;
   readonly logRemovalPolicy: RemovalPolicy;
   readonly secretsManager: () => SecretsManagerAccess;
+  /**
+   * The cluster outlives its stack (removal policy RETAIN or SNAPSHOT), and
+   * its users with it: they are not dropped when the stack is deleted.
+   */
+  readonly usersOutliveStack: boolean;
   /** How often secrets are rotated, when they are. */
   readonly secretRotationInterval?: Duration;
   /** The rotation functions' security group; none when rotation is off. */

@@ -1,5 +1,5 @@
 import {
-  Annotations, ArnFormat, Duration, Lazy, Stack,
+  Annotations, ArnFormat, CustomResource, Duration, Lazy, Stack,
   aws_iam as iam, aws_lambda as lambda, aws_logs as logs, aws_rds as rds,
   aws_secretsmanager as secretsmanager,
 } from 'aws-cdk-lib';
@@ -12,6 +12,7 @@ import { MYSQL_PORT, withLiteralPort } from './proxy';
 import { settingsOf } from './settings';
 import { DatabaseAuthentication } from '../database-authentication';
 import type { DatabaseUserProps } from '../database-user';
+import { RETENTION_RESOURCE_TYPE } from '../provider/properties';
 import { UsersFunction } from '../provider/users-function';
 import type { ServerlessLampDatabase } from '../serverless-lamp-database';
 import type { ServerlessLampDatabaseProps } from '../serverless-lamp-database-props';
@@ -24,8 +25,8 @@ import type { ServerlessLampDatabaseProps } from '../serverless-lamp-database-pr
 interface Users {
   readonly authentication: DatabaseAuthentication;
   readonly masterUserThroughProxy: boolean;
-  /** Declared users, by name. */
-  readonly declared: Set<string>;
+  /** Declared users (their `DatabaseUser` constructs), by name. */
+  readonly declared: Map<string, IConstruct>;
   /** Users the proxies' role may connect to the cluster as (end-to-end IAM). */
   readonly connectable: Set<string>;
   /** Secrets registered with every proxy (SECRETS). */
@@ -76,7 +77,7 @@ export function setUpUsers(database: ServerlessLampDatabase, props: ServerlessLa
         'has no password for the master user, which logs in with its password',
     );
   }
-  const users: Users = { authentication, masterUserThroughProxy, declared: new Set(), connectable: new Set(), secrets: [] };
+  const users: Users = { authentication, masterUserThroughProxy, declared: new Map(), connectable: new Set(), secrets: [] };
   USERS.set(database, users);
   if (masterUserThroughProxy) {
     users.secrets.push(database.secret);
@@ -154,9 +155,23 @@ export function prepareConnect(front: IConstruct, user: string): void {
   }
 }
 
+/**
+ * The `DatabaseUser` construct of `userName` in `front`'s database, when the
+ * user is declared there: functions that connect as it depend on it, so that
+ * none runs before its user exists or after it was dropped.
+ */
+export function declaredUser(front: IConstruct, userName: string): IConstruct | undefined {
+  return usersOf(databaseOf(front)).declared.get(userName);
+}
+
 /** What `DatabaseUser` needs to create its custom resource. */
 export interface DeclaredUser {
   readonly serviceToken: string;
+  /**
+   * The retention resource, which must depend on the user's resource so that
+   * CloudFormation deletes it first; none when the database goes with its stack.
+   */
+  readonly retention?: IConstruct;
   readonly properties: Record<string, string>;
   readonly dependencies: IConstruct[];
   readonly secret?: secretsmanager.ISecret;
@@ -173,7 +188,7 @@ export function declareUser(
   if (users.declared.has(props.userName)) {
     throw new ServerlessLampValidationError(`userName ('${props.userName}') is declared twice in ${database.node.path}`);
   }
-  users.declared.add(props.userName);
+  users.declared.set(props.userName, scope);
   const provider = usersProvider(database);
   const properties: Record<string, string> = {
     SecretArn: database.secret.secretArn,
@@ -192,13 +207,19 @@ export function declareUser(
   ];
   if (users.authentication === DatabaseAuthentication.IAM) {
     users.connectable.add(props.userName);
-    return { serviceToken: provider.serviceToken, properties, dependencies };
+    return { serviceToken: provider.serviceToken, retention: provider.retention, properties, dependencies };
   }
   const secret = userSecret(scope, database, props.userName);
   users.secrets.push(secret);
   secret.grantRead(database.proxyRole);
   secret.grantRead(provider.function);
-  return { serviceToken: provider.serviceToken, properties: { ...properties, PasswordSecretArn: secret.secretArn }, dependencies, secret };
+  return {
+    serviceToken: provider.serviceToken,
+    retention: provider.retention,
+    properties: { ...properties, PasswordSecretArn: secret.secretArn },
+    dependencies,
+    secret,
+  };
 }
 
 /** A generated secret for one user, attached to the cluster and rotated like the master's. */
@@ -227,9 +248,18 @@ interface UsersProvider {
   readonly function: lambda.Function;
   /** Its network paths (security groups and their rules, the S3 route), which must exist before a user is created. */
   readonly network: IConstruct[];
+  /** The retention resource, when the database outlives its stack (removal policy RETAIN or SNAPSHOT). */
+  readonly retention?: CustomResource;
 }
 
 const PROVIDERS = new WeakMap<IConstruct, UsersProvider>();
+
+/**
+ * How long CloudFormation waits for the provider's answer. The function
+ * answers within its own 5 minutes (a watchdog answers FAILED shortly before
+ * they run out), so an answer that has not come by then will not come.
+ */
+export const PROVIDER_SERVICE_TIMEOUT = Duration.minutes(10);
 
 /**
  * The users provider of `database`, created with the first user.
@@ -292,7 +322,32 @@ export function usersProvider(database: ServerlessLampDatabase): UsersProvider {
     ...(access.endpoint?.connections.securityGroups ?? []),
     ...(s3Endpoint ? [s3Endpoint] : []),
   ];
-  const provider = { serviceToken: fn.functionArn, function: fn, network };
+  const retention = settings.usersOutliveStack ? retentionResource(database, fn.functionArn, network) : undefined;
+  const provider = { serviceToken: fn.functionArn, function: fn, network, retention };
   PROVIDERS.set(database, provider);
   return provider;
+}
+
+/**
+ * With removal policy RETAIN or SNAPSHOT the database outlives its stack, and
+ * so must its users: the final snapshot, or the retained cluster, has them.
+ * This resource depends on every user resource, so CloudFormation deletes it
+ * before any of them when the stack (or this construct) goes; its Delete
+ * records that in the cluster, and the users' Deletes that follow keep their
+ * accounts. Removing one user from the code still drops that user: only this
+ * resource's Delete says the whole database is leaving.
+ */
+function retentionResource(database: ServerlessLampDatabase, serviceToken: string, network: IConstruct[]): CustomResource {
+  const resource = new CustomResource(database, 'UsersRetention', {
+    serviceToken,
+    resourceType: RETENTION_RESOURCE_TYPE,
+    properties: {
+      SecretArn: database.secret.secretArn,
+      Host: database.cluster.clusterEndpoint.hostname,
+      Port: String(MYSQL_PORT),
+    },
+    serviceTimeout: PROVIDER_SERVICE_TIMEOUT,
+  });
+  resource.node.addDependency(...network);
+  return resource;
 }

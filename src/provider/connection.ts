@@ -101,13 +101,34 @@ class StatementError extends Error {
   }
 }
 
-export async function run(conn: Connection, statement: Statement, timeoutMs: number): Promise<void> {
+/** Runs one statement; logs it (redacted) unless `logIt` is false (the provider's own bookkeeping). */
+export async function run(conn: Connection, statement: Statement, timeoutMs: number, logIt = true): Promise<void> {
   try {
     await conn.query({ sql: statement.sql, timeout: Math.max(1, timeoutMs) });
   } catch (err) {
     throw new StatementError(statement, err);
   }
-  log('info', 'statement', { sql: statement.redacted });
+  if (logIt) log('info', 'statement', { sql: statement.redacted });
+}
+
+/**
+ * The cluster's endpoint name does not resolve (NXDOMAIN, not a temporary
+ * DNS failure): the cluster was deleted, and everything in it with it.
+ */
+export class ClusterGoneError extends Error {
+  constructor(readonly host: string) {
+    super(`the cluster endpoint ${host} does not resolve: the cluster is gone`);
+  }
+}
+
+/** How `withMasterConnection` treats a host name that does not resolve. */
+export interface ConnectOptions {
+  /**
+   * Throw `ClusterGoneError` at once instead of waiting for the name to
+   * appear (for a Delete: a cluster that existed and no longer resolves was
+   * deleted). A new cluster's name may take a while; a Create waits.
+   */
+  readonly goneWhenNotFound?: boolean;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -130,6 +151,7 @@ export async function withMasterConnection<T>(
   target: ConnectionSpec,
   budget: Budget,
   work: (conn: Connection, master: MasterCredentials) => Promise<T>,
+  options: ConnectOptions = {},
 ): Promise<T> {
   let attempt = 0;
   let credentialRounds = 0;
@@ -161,6 +183,10 @@ export async function withMasterConnection<T>(
         conn = undefined;
       }
       const original = err instanceof StatementError ? err.original : err;
+      if (options.goneWhenNotFound && (original as { code?: unknown })?.code === 'ENOTFOUND') {
+        log('warn', 'the cluster endpoint does not resolve: the cluster is gone', { host: target.host });
+        throw new ClusterGoneError(target.host);
+      }
       const kind = classifyFailure(original);
       const detail = describeError(err);
       if (kind === 'permanent' || err instanceof ProviderError) throw new ProviderError(detail);

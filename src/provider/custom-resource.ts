@@ -108,6 +108,22 @@ function put(url: string, body: Buffer): Promise<void> {
   });
 }
 
+/** How long before the function's own timeout the watchdog answers for logic that has not finished. */
+export function watchdogLeadMs(remainingMs: number): number {
+  return Math.min(2500, Math.max(500, Math.floor(remainingMs / 20)));
+}
+
+/** The options of `answer`. */
+export interface AnswerOptions {
+  /**
+   * The invocation's remaining time (Lambda's `context.getRemainingTimeInMillis`).
+   * When given, a watchdog answers FAILED shortly before it runs out if the
+   * logic has not finished by then: Lambda ends a function at its timeout
+   * without a word, and CloudFormation would wait for the ServiceTimeout.
+   */
+  readonly remainingMs?: () => number;
+}
+
 /**
  * Runs `logic` for a CloudFormation request and answers at its response URL,
  * success or failure, exactly once. Never throws: an answer that cannot be
@@ -117,13 +133,27 @@ export async function answer(
   req: CustomResourceRequest,
   logic: () => Promise<CustomResourceResult>,
   log: (level: 'info' | 'error', message: string, fields?: Record<string, unknown>) => void,
+  options: AnswerOptions = {},
 ): Promise<CustomResourceResponse> {
-  let outcome: { result?: CustomResourceResult; error?: unknown };
-  try {
-    outcome = { result: await logic() };
-  } catch (error) {
-    outcome = { error };
-  }
+  let timer: NodeJS.Timeout | undefined;
+  const remaining = options.remainingMs?.();
+  const watchdog = new Promise<{ error: Error }>((resolve) => {
+    if (remaining === undefined) return;
+    const waitMs = Math.max(0, remaining - watchdogLeadMs(remaining));
+    timer = setTimeout(() => resolve({
+      error: new Error(`the provider did not finish within the function's time (${Math.round(remaining / 1000)} s); ` +
+        'what it had done by then stays; see its log'),
+    }), waitMs);
+  });
+  const run = (async () => {
+    try {
+      return { result: await logic() };
+    } catch (error) {
+      return { error };
+    }
+  })();
+  const outcome: { result?: CustomResourceResult; error?: unknown } = await Promise.race([run, watchdog]);
+  clearTimeout(timer);
   const response = responseTo(req, outcome);
   try {
     await sendResponse(req.ResponseURL, response);

@@ -65,10 +65,34 @@ export const DATABASE_PRIVILEGES: readonly string[] = [
 /** Privileges a user may hold on one table: data privileges only. */
 export const TABLE_PRIVILEGES: readonly string[] = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'SHOW VIEW'];
 
-/** Properties the provider reads; CloudFormation adds `ServiceToken`. */
-const KNOWN_PROPERTIES = new Set([
-  'ServiceToken', 'SecretArn', 'Host', 'Port', 'UserName', 'Database', 'Grants', 'Authentication', 'PasswordSecretArn',
-]);
+/**
+ * Properties CloudFormation itself puts in every custom resource request:
+ * the template's `ServiceToken` and `ServiceTimeout` arrive in
+ * `ResourceProperties` like any other property (as strings).
+ * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudformation-customresource.html
+ */
+export const CLOUDFORMATION_PROPERTIES: readonly string[] = ['ServiceToken', 'ServiceTimeout'];
+
+/** The resource type of one application database user. */
+export const USER_RESOURCE_TYPE = 'Custom::ServerlessLampDatabaseUser';
+
+/**
+ * The resource type of the retention marker: a resource that depends on
+ * every user resource of a database whose removal policy keeps it (RETAIN,
+ * SNAPSHOT), so that CloudFormation deletes it first when the stack (or the
+ * database construct) goes, and its Delete tells the users' Deletes to keep
+ * their accounts.
+ */
+export const RETENTION_RESOURCE_TYPE = 'Custom::ServerlessLampDatabaseUsersRetention';
+
+/** Properties of a user resource. */
+const USER_PROPERTIES = ['SecretArn', 'Host', 'Port', 'UserName', 'Database', 'Grants', 'Authentication', 'PasswordSecretArn'];
+
+/** Properties of the retention resource (the connection only). */
+const RETENTION_PROPERTIES = ['SecretArn', 'Host', 'Port'];
+
+/** The provider's own schema: who manages which user, and which stacks are leaving. Never an application database. */
+export const PROVIDER_SCHEMA = 'serverless_lamp';
 
 /** Names Aurora MySQL or Amazon RDS keep for themselves (compared in lower case). */
 export const RESERVED_USER_NAMES: ReadonlySet<string> = new Set([
@@ -95,7 +119,7 @@ export const MYSQL_RESERVED_WORDS: ReadonlySet<string> = new Set([
 ]);
 
 /** Schemas that exist on every MySQL server; granting on them hands out the server. */
-export const SYSTEM_SCHEMAS: ReadonlySet<string> = new Set(['mysql', 'information_schema', 'performance_schema', 'sys', 'tmp']);
+export const SYSTEM_SCHEMAS: ReadonlySet<string> = new Set(['mysql', 'information_schema', 'performance_schema', 'sys', 'tmp', PROVIDER_SCHEMA]);
 
 const USER_NAME = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
 const DATABASE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
@@ -154,6 +178,27 @@ function secretArn(props: Record<string, unknown>, name: string): string {
     throw new InvalidRequestError(`${name} (${show(value)}) must be the ARN of a Secrets Manager secret`);
   }
   return value;
+}
+
+/**
+ * Refuses properties the provider does not know, so that a typo or a
+ * property of a newer construct version fails loudly. CloudFormation's own
+ * (`ServiceToken`, `ServiceTimeout`) are always accepted.
+ */
+function checkProperties(props: Record<string, unknown> | undefined, known: readonly string[]): asserts props is Record<string, unknown> {
+  if (typeof props !== 'object' || props === null) {
+    throw new InvalidRequestError('ResourceProperties are missing');
+  }
+  const unknown = Object.keys(props).filter((k) => !known.includes(k) && !CLOUDFORMATION_PROPERTIES.includes(k));
+  if (unknown.length > 0) {
+    throw new InvalidRequestError(`unknown properties ${show(unknown)}; known: ${known.join(', ')}`);
+  }
+}
+
+/** The properties of the retention resource: where the database is. */
+export function parseRetention(props: Record<string, unknown> | undefined): ConnectionSpec {
+  checkProperties(props, RETENTION_PROPERTIES);
+  return parseConnection(props);
 }
 
 /** The connection properties alone (all a Delete needs). */
@@ -230,13 +275,7 @@ export function parseGrants(raw: unknown): GrantSpec[] {
  * Throws `InvalidRequestError` naming the property, the value and what is allowed.
  */
 export function parseUserSpec(props: Record<string, unknown> | undefined): UserSpec {
-  if (typeof props !== 'object' || props === null) {
-    throw new InvalidRequestError('ResourceProperties are missing');
-  }
-  const unknown = Object.keys(props).filter((k) => !KNOWN_PROPERTIES.has(k));
-  if (unknown.length > 0) {
-    throw new InvalidRequestError(`unknown properties ${show(unknown)}; known: ${[...KNOWN_PROPERTIES].filter((k) => k !== 'ServiceToken').join(', ')}`);
-  }
+  checkProperties(props, USER_PROPERTIES);
   const connection = parseConnection(props);
 
   const userName = requireString(props, 'UserName');

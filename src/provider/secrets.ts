@@ -11,11 +11,36 @@ const SECRET_TIMEOUT_MS = 10_000;
 
 let secretsClient: SecretsManagerClient | undefined;
 
+/**
+ * The endpoint URL from SECRETS_MANAGER_ENDPOINT (an interface endpoint's own
+ * DNS name: the endpoint has no private DNS), or undefined for the SDK's
+ * regional endpoint. Throws, naming the variable, for anything that is not an
+ * http(s) URL or a host name.
+ */
+function configuredEndpoint(): string | undefined {
+  const configured = process.env.SECRETS_MANAGER_ENDPOINT?.trim();
+  if (!configured) return undefined;
+  const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(configured) ? configured : `https://${configured}`;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.hostname === '' || parsed.pathname !== '/' || parsed.search !== '' || parsed.username !== '') {
+    throw new ProviderError(`SECRETS_MANAGER_ENDPOINT (${JSON.stringify(configured)}) must be an https URL or a host name, such as https://vpce-0123-abcd.secretsmanager.us-east-1.vpce.amazonaws.com`);
+  }
+  return url;
+}
+
+/** Checks the environment this module reads; throws, naming the variable, for a value that cannot work. */
+export function checkEnvironment(): void {
+  configuredEndpoint();
+}
+
 function secretsManager(): SecretsManagerClient {
   if (!secretsClient) {
-    const configured = process.env.SECRETS_MANAGER_ENDPOINT?.trim();
-    // An interface endpoint's own DNS name (the endpoint has no private DNS).
-    const endpoint = configured ? (/^https?:\/\//.test(configured) ? configured : `https://${configured}`) : undefined;
+    const endpoint = configuredEndpoint();
     secretsClient = new SecretsManagerClient({ ...(endpoint ? { endpoint } : {}), maxAttempts: 3 });
   }
   return secretsClient;

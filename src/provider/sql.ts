@@ -203,6 +203,16 @@ function plain(sql: string): Statement {
   return { sql, redacted: sql };
 }
 
+/** How `userStatements` treats an existing account. */
+export interface UserStatementOptions {
+  /** The user's password; required for PASSWORD authentication unless the password is kept. */
+  readonly password?: string;
+  /** An existing PASSWORD user keeps the password it has (no `IDENTIFIED BY`). */
+  readonly keepPassword?: boolean;
+  /** The account was locked by an earlier Delete and is unlocked again. */
+  readonly unlock?: boolean;
+}
+
 /**
  * The statements that make the server's user match `spec`, given its current
  * state, in order:
@@ -222,24 +232,29 @@ function plain(sql: string): Statement {
 export function userStatements(
   spec: UserSpec,
   current: CurrentState,
-  options: ServerSettings & { readonly password?: string },
+  options: ServerSettings & UserStatementOptions,
 ): Statement[] {
   const account = accountName(spec.userName, options);
   const statements: Statement[] = [];
 
-  let identified: string;
-  let identifiedRedacted: string;
+  let identified = '';
+  let identifiedRedacted = '';
   if (spec.authentication === 'IAM') {
     identified = identifiedRedacted = IAM_IDENTIFICATION;
-  } else {
+  } else if (!(current.exists && options.keepPassword)) {
     if (options.password === undefined) throw new Error('PASSWORD authentication needs the password');
     identified = `IDENTIFIED BY ${quoteString(options.password, options)}`;
     identifiedRedacted = "IDENTIFIED BY '***'";
   }
   const verb = current.exists ? 'ALTER USER' : 'CREATE USER';
+  // An existing password user keeps its password when asked to: the
+  // rotation function owns it once the user exists, and setting AWSCURRENT
+  // while a rotation has set AWSPENDING would undo that rotation.
+  const keep = current.exists && spec.authentication === 'PASSWORD' && options.keepPassword === true;
+  const unlock = current.exists && options.unlock === true ? ' ACCOUNT UNLOCK' : '';
   statements.push({
-    sql: `${verb} ${account} ${identified} REQUIRE SSL`,
-    redacted: `${verb} ${account} ${identifiedRedacted} REQUIRE SSL`,
+    sql: `${verb} ${account}${keep ? '' : ` ${identified}`} REQUIRE SSL${unlock}`,
+    redacted: `${verb} ${account}${keep ? '' : ` ${identifiedRedacted}`} REQUIRE SSL${unlock}`,
   });
 
   const declared = declaredPrivileges(spec, options);
@@ -266,6 +281,37 @@ export function userStatements(
 /** The statement that removes a user (and with it all its privileges). */
 export function dropUserStatement(userName: string, options: QuotingOptions): Statement {
   return plain(`DROP USER IF EXISTS ${accountName(userName, options)}`);
+}
+
+/**
+ * The statements that retire a user who cannot be dropped without breaking
+ * stored objects it defines: every privilege and the grant option revoked,
+ * the account locked. The account stays, so the objects keep a definer that
+ * exists; they fail with a privilege error (SQL SECURITY DEFINER) instead.
+ */
+export function retireUserStatements(userName: string, options: QuotingOptions): Statement[] {
+  const account = accountName(userName, options);
+  return [
+    plain(`REVOKE ALL PRIVILEGES, GRANT OPTION FROM ${account}`),
+    plain(`ALTER USER ${account} ACCOUNT LOCK`),
+  ];
+}
+
+/**
+ * The stored objects (routines, views, triggers, events) whose DEFINER is
+ * the user, as `KIND schema.name` rows (column `object`). Since MySQL 8.0.22,
+ * which Aurora MySQL 3 is based on, `DROP USER` refuses such an account
+ * unless the caller holds SET_USER_ID (Aurora's master user does, and the
+ * objects would then be left with a definer that does not exist).
+ */
+export function definedObjectsQuery(userName: string, options: QuotingOptions): string {
+  const definer = quoteString(`${userName}@${ACCOUNT_HOST}`, options);
+  return [
+    `SELECT CONCAT('routine ', ROUTINE_SCHEMA, '.', ROUTINE_NAME) AS object FROM information_schema.ROUTINES WHERE DEFINER = ${definer}`,
+    `SELECT CONCAT('view ', TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.VIEWS WHERE DEFINER = ${definer}`,
+    `SELECT CONCAT('trigger ', TRIGGER_SCHEMA, '.', TRIGGER_NAME) FROM information_schema.TRIGGERS WHERE DEFINER = ${definer}`,
+    `SELECT CONCAT('event ', EVENT_SCHEMA, '.', EVENT_NAME) FROM information_schema.EVENTS WHERE DEFINER = ${definer}`,
+  ].join(' UNION ALL ');
 }
 
 /** The `GRANTEE` value of the INFORMATION_SCHEMA privilege views for a user: `'name'@'%'`. */

@@ -44,6 +44,8 @@ export class FakeSecretsManager {
 
   readonly secrets = new Map<string, FakeSecret>();
   readonly requests: SecretRequest[] = [];
+  /** While true, requests are read and never answered (an endpoint that hangs). */
+  stall = false;
   private readonly server: Server;
 
   private constructor() {
@@ -68,6 +70,7 @@ export class FakeSecretsManager {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      if (this.stall) return;
       const target = String(req.headers['x-amz-target'] ?? '');
       let body: { SecretId?: string; VersionStage?: string } = {};
       try {
@@ -128,6 +131,8 @@ export interface Invocation<R> {
   readonly resolved: string[];
   /** Every line the process wrote to stdout and stderr, except the result. */
   readonly lines: string[];
+  /** The process was ended at `killAfterMs`, before it finished. */
+  readonly killed?: boolean;
 }
 
 export interface InvokeOptions {
@@ -137,21 +142,44 @@ export interface InvokeOptions {
   readonly env: Record<string, string>;
   /** Host names resolved to another name (e.g. `{ 'db.lamp.test': 'localhost' }`), by wrapping `dns.lookup`. */
   readonly hosts?: Record<string, string>;
+  /**
+   * TCP ports connected to another port (e.g. `{ 3306: 41234 }`: the
+   * template's MySQL port to the test server's), by wrapping `net.connect`.
+   */
+  readonly ports?: Record<number, number>;
+  /** End the process after this long, as Lambda ends a function at its timeout (default: never). */
+  readonly killAfterMs?: number;
 }
 
 const RESULT_MARK = '@@provider-test-result@@';
 
 /** The process's program: map host names, load the bundle, invoke its handler once, print the outcome. */
 const RUNNER = `
-const [bundle, eventJson, remainingMs, hostsJson, mark] = process.argv.slice(1);
+const [bundle, eventJson, remainingMs, hostsJson, mark, portsJson] = process.argv.slice(1);
 const hosts = JSON.parse(hostsJson);
+const ports = JSON.parse(portsJson);
 const resolved = [];
 const dns = require('node:dns');
 const lookup = dns.lookup;
 dns.lookup = (hostname, ...rest) => {
   if (hosts[hostname] !== undefined) resolved.push(hostname);
+  if (hosts[hostname] === '') {
+    // An unknown name, as the resolver answers for a deleted cluster.
+    const callback = rest[rest.length - 1];
+    const err = Object.assign(new Error('getaddrinfo ENOTFOUND ' + hostname), { code: 'ENOTFOUND', errno: -3008, syscall: 'getaddrinfo', hostname });
+    return process.nextTick(() => callback(err));
+  }
   return lookup(hosts[hostname] ?? hostname, ...rest);
 };
+const net = require('node:net');
+for (const name of ['connect', 'createConnection']) {
+  const original = net[name];
+  net[name] = function (...args) {
+    if (typeof args[0] === 'number' && ports[args[0]] !== undefined) args[0] = ports[args[0]];
+    else if (typeof args[0] === 'object' && args[0] && ports[args[0].port] !== undefined) args[0] = { ...args[0], port: ports[args[0].port] };
+    return original.apply(this, args);
+  };
+}
 const mod = require(bundle);
 const end = Date.now() + Number(remainingMs);
 const context = { getRemainingTimeInMillis: () => Math.max(0, end - Date.now()), awsRequestId: 'test-request' };
@@ -166,15 +194,22 @@ mod.handler(JSON.parse(eventJson), context).then(
 export async function invokeBundle<R>(bundle: string, event: object, options: InvokeOptions): Promise<Invocation<R>> {
   const child = spawn(
     process.execPath,
-    ['--no-warnings', '-e', RUNNER, bundle, JSON.stringify(event), String(options.remainingMs), JSON.stringify(options.hosts ?? {}), RESULT_MARK],
+    ['--no-warnings', '-e', RUNNER, bundle, JSON.stringify(event), String(options.remainingMs), JSON.stringify(options.hosts ?? {}), RESULT_MARK,
+      JSON.stringify(options.ports ?? {})],
     { env: options.env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  const killer = options.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  clearTimeout(killer);
   const at = stdout.lastIndexOf(RESULT_MARK);
+  if (at < 0 && options.killAfterMs !== undefined) {
+    // Ended like a function at its timeout: no result, only what it wrote.
+    return { ok: false, killed: true, stats: {}, resolved: [], lines: (stdout + '\n' + stderr).split('\n').filter((l) => l.trim() !== '') };
+  }
   if (at < 0) {
     throw new Error(`the function's process ended (code ${code}) without a result:\n${stdout}\n${stderr}`);
   }
