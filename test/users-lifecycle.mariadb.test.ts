@@ -573,8 +573,9 @@ describeWithPlugin('the default stack\'s first deploy, end-to-end IAM, against t
     expect(account).toEqual({ plugin: 'AWSAuthenticationPlugin', authentication_string: 'RDS' });
 
     // The handler, with the environment the template gives it (its database and user), at the test server.
+    type FunctionProps = { Environment?: { Variables?: Record<string, unknown> } };
     const handlerId = Object.keys(template.Resources).find((id) => template.Resources[id].Type === 'AWS::Lambda::Function' &&
-      (template.Resources[id].Properties as { Environment?: { Variables?: Record<string, unknown> } })?.Environment?.Variables?.DB_USER !== undefined)!;
+      (template.Resources[id].Properties as FunctionProps)?.Environment?.Variables?.DB_USER !== undefined)!;
     const variables = (template.Resources[handlerId].Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
     expect(variables).toMatchObject({ DB_USER: 'lamp_app', DB_NAME: 'lamp' });
     // The handler depends on its user: CloudFormation creates it after, and deletes it before, the user.
