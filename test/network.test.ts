@@ -416,6 +416,13 @@ describe('the route to S3 (where the users provider answers CloudFormation)', ()
       expect(s3Endpoints(Template.fromStack(ctx.stack)).map((e) => e.id)).toEqual([expect.stringMatching(/^FirstS3Endpoint/)]);
     });
 
+    test('an endpoint in another stack of the app with the same logical ids does not count', () => {
+      // Both stacks' created VPCs are `DbVpc...`: only the VPC itself, not its resolved id, identifies it.
+      new ServerlessLampDatabase(new Stack(ctx.app, 'Other'), 'Db');
+      const { template } = build(ctx);
+      expect(s3Endpoints(template).map((e) => e.id)).toEqual([expect.stringMatching(/^DbS3Endpoint/)]);
+    });
+
     test('an S3 endpoint added after the database on the same route tables fails synth', () => {
       const vpc = twoIsolatedGroups(ctx.stack);
       new ServerlessLampDatabase(ctx.stack, 'Db', { vpc, vpcSubnets: { subnetGroupName: 'Data' } });

@@ -178,7 +178,7 @@ export function allowS3(
   // subnet whose route table id is unknown counts as not served).
   const unserved = new Map<string, ec2.ISubnet>();
   for (const subnet of selected) {
-    const key = keyOf(stack, subnet.routeTable?.routeTableId ?? `unknown:${subnet.subnetId}`);
+    const key = subnet.routeTable?.routeTableId ?? `unknown:${subnet.subnetId}`;
     if (!served.has(key) && !unserved.has(key)) unserved.set(key, subnet);
   }
   // The answer path is an S3 gateway endpoint: one serves every route table,
@@ -275,24 +275,31 @@ function s3PrefixList(scope: Construct): ec2.IPrefixList | undefined {
   return ec2.PrefixList.fromLookup(scope, 'S3PrefixList', { prefixListName: `com.amazonaws.${stack.region}.s3`, ownerId: 'AWS' });
 }
 
+/*
+ * VPCs and route tables are matched by their id strings as the L2 constructs
+ * hold them: a token of this app's VPC or route table is the same string
+ * wherever it is used (in any stack), and an imported id is the literal id.
+ * (Resolved values would not do: two stacks can each have a `DbVpc` with the
+ * same logical id.) Endpoints made with the L1 `CfnVPCEndpoint` are not seen.
+ */
+
 /** The S3 gateway endpoints of this app in `vpc` (wherever in the app they are). */
 function s3GatewayEndpoints(scope: Construct, vpc: ec2.IVpc): ec2.GatewayVpcEndpoint[] {
-  const vpcKey = keyOf(Stack.of(scope), vpc.vpcId);
   return scope.node.root.node.findAll().filter((c): c is ec2.GatewayVpcEndpoint => {
     if (!(c instanceof ec2.GatewayVpcEndpoint)) return false;
     const cfn = c.node.defaultChild as ec2.CfnVPCEndpoint;
-    return /\.s3"(\]\]\})?$/.test(JSON.stringify(Stack.of(c).resolve(cfn.serviceName))) && keyOf(Stack.of(c), cfn.vpcId) === vpcKey;
+    return cfn.vpcId === vpc.vpcId && /\.s3"(\]\]\})?$/.test(JSON.stringify(Stack.of(c).resolve(cfn.serviceName)));
   });
 }
 
-/** The route tables (as keys) that S3 gateway endpoints of this app serve in `vpc`. */
+/** The ids of the route tables an S3 gateway endpoint serves. */
+function routeTablesOf(endpoint: ec2.GatewayVpcEndpoint): string[] {
+  return (endpoint.node.defaultChild as ec2.CfnVPCEndpoint).routeTableIds ?? [];
+}
+
+/** The route tables that S3 gateway endpoints of this app serve in `vpc`. */
 function s3RouteTablesOf(scope: Construct, vpc: ec2.IVpc): Set<string> {
-  const keys = new Set<string>();
-  for (const endpoint of s3GatewayEndpoints(scope, vpc)) {
-    const ids = Stack.of(endpoint).resolve((endpoint.node.defaultChild as ec2.CfnVPCEndpoint).routeTableIds) ?? [];
-    for (const id of ids) keys.add(JSON.stringify(id));
-  }
-  return keys;
+  return new Set(s3GatewayEndpoints(scope, vpc).flatMap(routeTablesOf));
 }
 
 /**
@@ -303,22 +310,15 @@ function s3RouteTablesOf(scope: Construct, vpc: ec2.IVpc): Set<string> {
 function refuseLaterS3Endpoints(database: Construct, vpc: ec2.IVpc, created: ec2.GatewayVpcEndpoint): void {
   database.node.addValidation({
     validate: () => {
-      const ours = new Set((Stack.of(created).resolve((created.node.defaultChild as ec2.CfnVPCEndpoint).routeTableIds) as unknown[])
-        .map((id) => JSON.stringify(id)));
+      const ours = new Set(routeTablesOf(created));
       return s3GatewayEndpoints(database, vpc).filter((other) => other !== created).flatMap((other) => {
-        const theirs = (Stack.of(other).resolve((other.node.defaultChild as ec2.CfnVPCEndpoint).routeTableIds) ?? []) as unknown[];
-        if (!theirs.some((id) => ours.has(JSON.stringify(id)))) return [];
+        if (!routeTablesOf(other).some((id) => ours.has(id))) return [];
         return [`the S3 gateway endpoint ${other.node.path} serves route tables that ${created.node.path} (added by the database ` +
           'for CloudFormation\'s answers) serves too, and a route table holds one route to S3: add your endpoint to the VPC ' +
           'before the database, which then uses it, or set s3Route: S3Route.ALREADY_ROUTED'];
       });
     },
   });
-}
-
-/** A value as it resolves in `stack`, for comparing ids that may be tokens. */
-function keyOf(stack: Stack, value: string): string {
-  return JSON.stringify(stack.resolve(value));
 }
 
 /** Subnet ids for a message: literal ids, or construct paths. */
