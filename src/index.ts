@@ -7,5 +7,6 @@ export * from './monitoring';
 export * from './proxy';
 export * from './proxy-base';
 export * from './query-handler';
+export * from './s3-route';
 export * from './serverless-lamp-database';
 export * from './serverless-lamp-database-props';

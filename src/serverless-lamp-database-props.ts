@@ -3,6 +3,7 @@ import { DatabaseAuthentication } from './database-authentication';
 import { MonitoringOptions } from './monitoring';
 import { ProxyOptions } from './proxy';
 import { QueryHandlerOptions } from './query-handler';
+import { S3Route } from './s3-route';
 
 /**
  * Properties for a `ServerlessLampDatabase`.
@@ -58,6 +59,32 @@ export interface ServerlessLampDatabaseProps {
    * none: the functions may leave on port 443 through the subnets' egress path
    */
   readonly secretsManagerEndpoint?: ec2.IInterfaceVpcEndpoint;
+
+  /**
+   * How the selected subnets reach S3 in the Region, where the database users
+   * provider answers CloudFormation (a presigned URL of CloudFormation's
+   * custom resource response bucket). Only isolated subnets need one; subnets
+   * with NAT egress reach S3 through the NAT unless you ask for an endpoint.
+   *
+   * In a VPC of this app (`ec2.Vpc`), the construct sees every S3 gateway
+   * endpoint and which route tables it serves. An endpoint counts only for
+   * those route tables: the construct adds one for the others. In an imported
+   * VPC (`Vpc.fromLookup`, `Vpc.fromVpcAttributes`) it cannot see what the
+   * route tables hold, so with isolated subnets this is required, and synth
+   * fails without it.
+   *
+   * The endpoint the construct creates admits only `s3:PutObject` to that
+   * bucket: if other workloads in those subnets use S3, add statements to
+   * `s3Endpoint` (`addToPolicy`), or bring your own endpoint and choose
+   * `S3Route.ALREADY_ROUTED`.
+   *
+   * @default - in a VPC of this app, `S3Route.CREATE_GATEWAY_ENDPOINT` for
+   * isolated subnets (on the route tables no S3 gateway endpoint serves yet)
+   * and nothing for subnets with NAT egress; in an imported VPC with isolated
+   * subnets, none: synth fails and asks for it
+   * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/vpc-interface-endpoints.html
+   */
+  readonly s3Route?: S3Route;
 
   // --------------------------------------------------------------- database
 

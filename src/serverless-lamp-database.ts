@@ -18,7 +18,7 @@ import { addRotation, createCluster, retainWithCluster } from './private/cluster
 import { encryptionKey } from './private/encryption';
 import { ServerlessLampValidationError } from './private/errors';
 import { addDashboard, applyMonitoring, assertNoDatabaseAlarms, dashboardOf, databaseAlarmsOf, handlerFailuresMetric } from './private/monitoring';
-import { createNetwork, secretsManagerAccess } from './private/network';
+import { createNetwork, createdS3Endpoint, secretsManagerAccess } from './private/network';
 import { createProxy, warnWhenOversubscribed } from './private/proxy';
 import { createQueryHandler } from './private/query-handler';
 import { addReadOnlyEndpoint } from './private/read-only-endpoint';
@@ -88,6 +88,15 @@ export class ServerlessLampDatabase extends ProxyBase {
   /** The database user `grantConnect()` names when given none: the application user. */
   public readonly defaultDatabaseUser: string;
 
+  /**
+   * The S3 gateway endpoint the construct added to the subnets' route tables
+   * for the users provider's answers to CloudFormation, if it added one (see
+   * `s3Route`). Its policy allows only `s3:PutObject` to CloudFormation's
+   * custom resource response bucket of the Region: if other workloads in
+   * these subnets use S3 through it, allow them with `addToPolicy()`.
+   */
+  public readonly s3Endpoint?: ec2.GatewayVpcEndpoint;
+
   /** The proxy's read-only endpoint, when the cluster has readers (see `readOnlyEndpoint`). */
   public readonly readOnlyEndpoint?: rds.DatabaseProxyEndpoint;
 
@@ -117,6 +126,7 @@ export class ServerlessLampDatabase extends ProxyBase {
       ...logging,
       secretsManager,
       secretRotationInterval: props.secretRotationInterval,
+      s3Route: props.s3Route,
       usersOutliveStack: removalPolicy !== RemovalPolicy.DESTROY,
     });
 
@@ -145,6 +155,7 @@ export class ServerlessLampDatabase extends ProxyBase {
     this.proxyRole = setUpUsers(this, props);
     this.applicationUser = this.addUser(props.applicationUser ?? 'lamp_app');
     this.defaultDatabaseUser = this.applicationUser.userName;
+    this.s3Endpoint = createdS3Endpoint(this);
 
     ({ proxy: this.proxy, connections: this.connections } = createProxy(this, {
       ...network,

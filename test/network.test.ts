@@ -1,11 +1,12 @@
 /*
- * The network: the created VPC, subnet choice, flow logs, security groups and
- * the Secrets Manager endpoint.
+ * The network: the created VPC, subnet choice, flow logs, security groups, the
+ * Secrets Manager endpoint and the route to S3.
  */
-import { aws_ec2 as ec2 } from 'aws-cdk-lib';
+import { Stack, aws_ec2 as ec2 } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { ServerlessLampDatabase } from '../src';
+import { S3Route, ServerlessLampDatabase } from '../src';
 import { build, recordTemplates, resourceOf, securityGroupId, useFreshStack, validateRecordedTemplates } from './support/harness';
+import { LOOKED_UP_VPC, S3_PREFIX_LIST, concreteStack, vpcLookupContext } from './support/lookups';
 
 const recorded = recordTemplates();
 const ctx = useFreshStack();
@@ -233,6 +234,212 @@ describe('the Secrets Manager endpoint for rotation', () => {
     expect(rotationSg).toMatch(/^DbRotationSecurityGroup/);
     expect(rotationEndpointUrl(template)).toEqual({
       'Fn::Join': ['', ['https://secretsmanager.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }]],
+    });
+  });
+});
+
+describe('the route to S3 (where the users provider answers CloudFormation)', () => {
+  const USERS_SG = 'Database users provider: no inbound, outbound only to the cluster and Secrets Manager';
+  /** The S3 gateway endpoints of a template: their route tables (resolved), in logical id order. */
+  const s3Endpoints = (template: Template) => Object.entries(template.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Gateway' } }))
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([id, e]) => ({ id, routeTables: e.Properties.RouteTableIds, policy: e.Properties.PolicyDocument }));
+  const routeTables = (stack: Stack, subnets: ec2.ISubnet[]) => subnets.map((s) => stack.resolve(s.routeTable.routeTableId));
+  /**
+   * The users provider's egress rules to addresses (not to security groups):
+   * inline ones, and standalone ones (aws-cdk-lib writes a prefix-list rule as
+   * its own resource).
+   */
+  const usersEgressRules = (template: Template) => {
+    const id = securityGroupId(template, USERS_SG);
+    const inline = template.findResources('AWS::EC2::SecurityGroup')[id].Properties.SecurityGroupEgress ?? [];
+    const standalone = Object.values(template.findResources('AWS::EC2::SecurityGroupEgress'))
+      .map((r) => r.Properties)
+      .filter((p) => p.GroupId['Fn::GetAtt']?.[0] === id && p.DestinationSecurityGroupId === undefined);
+    return [...inline, ...standalone].filter((r) => r.CidrIp !== '255.255.255.255/32'); // aws-cdk-lib's "disallow all" placeholder
+  };
+  const imported = (stack: Stack, routeTableIds?: string[]) => ec2.Vpc.fromVpcAttributes(stack, 'Imported', {
+    vpcId: 'vpc-0123456789abcdef0',
+    availabilityZones: ['eu-west-1a', 'eu-west-1b'],
+    isolatedSubnetIds: ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2'],
+    isolatedSubnetRouteTableIds: routeTableIds,
+  });
+  const twoIsolatedGroups = (stack: Stack) => new ec2.Vpc(stack, 'Mine', {
+    maxAzs: 2,
+    natGateways: 0,
+    subnetConfiguration: [
+      { name: 'App', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      { name: 'Data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+    ],
+  });
+
+  test('the created VPC: one endpoint on both route tables, whose policy allows only s3:PutObject to CloudFormation\'s response bucket', () => {
+    const { db, template } = build(ctx);
+    const [endpoint, ...others] = s3Endpoints(template);
+    expect(others).toEqual([]);
+    expect(endpoint.routeTables).toEqual(routeTables(ctx.stack, db.vpc.isolatedSubnets));
+    expect(endpoint.policy).toEqual({
+      Version: '2012-10-17',
+      Statement: [{
+        Sid: 'CloudFormationCustomResourceResponses',
+        Effect: 'Allow',
+        Principal: { AWS: '*' },
+        Action: 's3:PutObject',
+        // The bucket's name carries the Region without its dashes (`...-response-useast1`).
+        Resource: {
+          'Fn::Join': ['', [
+            'arn:', { Ref: 'AWS::Partition' }, ':s3:::cloudformation-custom-resource-response-',
+            { 'Fn::Join': ['', { 'Fn::Split': ['-', { Ref: 'AWS::Region' }] }] }, '/*',
+          ]],
+        },
+      }],
+    });
+    expect(db.s3Endpoint && ctx.stack.resolve(db.s3Endpoint.vpcEndpointId)).toEqual({ Ref: endpoint.id });
+  });
+
+  test('with a concrete Region, the policy names that Region\'s bucket, and the users provider may send on 443 only to S3\'s prefix list', () => {
+    const stack = concreteStack();
+    new ServerlessLampDatabase(stack, 'Db');
+    const template = Template.fromStack(stack);
+    expect(s3Endpoints(template)[0].policy.Statement[0].Resource).toEqual({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::cloudformation-custom-resource-response-useast1/*']],
+    });
+    expect(usersEgressRules(template)).toEqual([
+      expect.objectContaining({ DestinationPrefixListId: S3_PREFIX_LIST, IpProtocol: 'tcp', FromPort: 443, ToPort: 443 }),
+    ]);
+    // Secrets Manager still through its endpoint's group.
+    template.hasResourceProperties('AWS::EC2::SecurityGroupEgress', {
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DbUsersSecurityGroup'), 'GroupId'] },
+      DestinationSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DbSecretsManagerEndpointSecurityGroup'), 'GroupId'] },
+      FromPort: 443,
+    });
+  });
+
+  test('environment-agnostic: the users provider may send on 443 to any address (its subnets route only to S3 and the VPC)', () => {
+    const { template } = build(ctx);
+    expect(usersEgressRules(template)).toEqual([expect.objectContaining({ CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443 })]);
+  });
+
+  describe('an imported VPC with isolated subnets', () => {
+    test('without s3Route, synth fails and says what to set', () => {
+      expect(() => build(ctx, { vpc: imported(ctx.stack, ['rtb-0a', 'rtb-0b']) })).toThrow(new RegExp(
+        '^s3Route is required here: the VPC \\(TestStack/Imported\\) is imported, not an ec2.Vpc of this app, and the selected ' +
+          'subnets \\(subnet-0aaaaaaaaaaaaaaa1, subnet-0bbbbbbbbbbbbbbb2\\) are isolated.*Set s3Route: S3Route.CREATE_GATEWAY_ENDPOINT ' +
+          '.*or S3Route.ALREADY_ROUTED'));
+    });
+
+    test('CREATE_GATEWAY_ENDPOINT: an endpoint on exactly those route tables', () => {
+      const { db, template } = build(ctx, { vpc: imported(ctx.stack, ['rtb-0a', 'rtb-0b']), s3Route: S3Route.CREATE_GATEWAY_ENDPOINT });
+      expect(s3Endpoints(template).map((e) => e.routeTables)).toEqual([['rtb-0a', 'rtb-0b']]);
+      template.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway', VpcId: 'vpc-0123456789abcdef0' });
+      expect(db.s3Endpoint).toBeDefined();
+    });
+
+    test('CREATE_GATEWAY_ENDPOINT without the route table ids is refused', () => {
+      expect(() => build(ctx, { vpc: imported(ctx.stack), s3Route: S3Route.CREATE_GATEWAY_ENDPOINT })).toThrow(
+        /^s3Route \(CREATE_GATEWAY_ENDPOINT\) needs the route table ids of the selected subnets, and the imported VPC \(TestStack\/Imported\) does not know them for subnet-0aaaaaaaaaaaaaaa1, subnet-0bbbbbbbbbbbbbbb2: import it with Vpc.fromVpcAttributes\(\{ \.\.\., isolatedSubnetRouteTableIds \}\)/);
+    });
+
+    test('ALREADY_ROUTED: no endpoint, and no error', () => {
+      const { db, template } = build(ctx, { vpc: imported(ctx.stack), s3Route: S3Route.ALREADY_ROUTED });
+      expect(s3Endpoints(template)).toEqual([]);
+      expect(db.s3Endpoint).toBeUndefined();
+      expect(usersEgressRules(template)).toEqual([expect.objectContaining({ CidrIp: '0.0.0.0/0', FromPort: 443 })]);
+    });
+
+    test('an S3 endpoint of this app on those route tables counts: none is added, and s3Route is not needed', () => {
+      const vpc = imported(ctx.stack, ['rtb-0a', 'rtb-0b']);
+      new ec2.GatewayVpcEndpoint(ctx.stack, 'Shared', { vpc, service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [{ subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+      const { template } = build(ctx, { vpc });
+      expect(s3Endpoints(template).map((e) => e.id)).toEqual([expect.stringMatching(/^Shared/)]);
+    });
+
+    test('Vpc.fromLookup: synth fails without s3Route; with CREATE_GATEWAY_ENDPOINT, the shared route table gets one endpoint', () => {
+      const refused = concreteStack('Refused', vpcLookupContext());
+      expect(() => new ServerlessLampDatabase(refused, 'Db', { vpc: ec2.Vpc.fromLookup(refused, 'Found', { vpcId: LOOKED_UP_VPC }) }))
+        .toThrow(/^s3Route is required here: the VPC \(Refused\/Found\) is imported/);
+      const stack = concreteStack('Created', vpcLookupContext());
+      new ServerlessLampDatabase(stack, 'Db', {
+        vpc: ec2.Vpc.fromLookup(stack, 'Found', { vpcId: LOOKED_UP_VPC }),
+        s3Route: S3Route.CREATE_GATEWAY_ENDPOINT,
+      });
+      const template = Template.fromStack(stack);
+      expect(s3Endpoints(template).map((e) => e.routeTables)).toEqual([['rtb-0shared000000000']]);
+      expect(usersEgressRules(template)).toEqual([expect.objectContaining({ DestinationPrefixListId: S3_PREFIX_LIST, FromPort: 443 })]);
+    });
+
+    test('Vpc.fromLookup before its lookup (the CLI\'s first pass, a placeholder VPC): no error, so that the CLI can look it up', () => {
+      const stack = concreteStack('FirstPass');
+      expect(() => new ServerlessLampDatabase(stack, 'Db', { vpc: ec2.Vpc.fromLookup(stack, 'Found', { vpcId: LOOKED_UP_VPC }) })).not.toThrow();
+    });
+  });
+
+  describe('a VPC of this app', () => {
+    test('an S3 endpoint on other route tables does not count: the construct adds one on its subnets\' route tables', () => {
+      const vpc = twoIsolatedGroups(ctx.stack);
+      vpc.addGatewayEndpoint('S3', { service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [{ subnetGroupName: 'App' }] });
+      const { template } = build(ctx, { vpc, vpcSubnets: { subnetGroupName: 'Data' } });
+      expect(s3Endpoints(template).map((e) => [e.id.replace(/[0-9A-F]{8}$/, ''), e.routeTables])).toEqual([
+        ['DbS3Endpoint', routeTables(ctx.stack, vpc.selectSubnets({ subnetGroupName: 'Data' }).subnets)],
+        ['MineS3', routeTables(ctx.stack, vpc.selectSubnets({ subnetGroupName: 'App' }).subnets)],
+      ]);
+    });
+
+    test('an S3 endpoint on some of its subnets\' route tables: the construct adds one on the others only', () => {
+      const vpc = twoIsolatedGroups(ctx.stack);
+      const data = vpc.selectSubnets({ subnetGroupName: 'Data' }).subnets;
+      vpc.addGatewayEndpoint('S3', { service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [{ subnets: [data[0]] }] });
+      const { template } = build(ctx, { vpc, vpcSubnets: { subnetGroupName: 'Data' } });
+      // A route table holds one route to S3: a second endpoint on data[0]'s would fail at deploy.
+      expect(s3Endpoints(template).map((e) => e.routeTables)).toEqual([routeTables(ctx.stack, [data[1]]), routeTables(ctx.stack, [data[0]])]);
+    });
+
+    test('an S3 endpoint on every route table: none is added', () => {
+      const vpc = twoIsolatedGroups(ctx.stack);
+      vpc.addGatewayEndpoint('S3', { service: ec2.GatewayVpcEndpointAwsService.S3 });
+      const { db, template } = build(ctx, { vpc, vpcSubnets: { subnetGroupName: 'Data' } });
+      expect(s3Endpoints(template).map((e) => e.id)).toEqual([expect.stringMatching(/^MineS3/)]);
+      expect(db.s3Endpoint).toBeUndefined();
+    });
+
+    test('a DynamoDB gateway endpoint does not count', () => {
+      const vpc = twoIsolatedGroups(ctx.stack);
+      vpc.addGatewayEndpoint('Dynamo', { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB });
+      const { template } = build(ctx, { vpc, vpcSubnets: { subnetGroupName: 'Data' } });
+      expect(s3Endpoints(template).map((e) => e.id.replace(/[0-9A-F]{8}$/, ''))).toEqual(['DbS3Endpoint', 'MineDynamo']);
+    });
+
+    test('two databases in one VPC share the first one\'s endpoint', () => {
+      const vpc = twoIsolatedGroups(ctx.stack);
+      new ServerlessLampDatabase(ctx.stack, 'First', { vpc, vpcSubnets: { subnetGroupName: 'Data' } });
+      new ServerlessLampDatabase(ctx.stack, 'Second', { vpc, vpcSubnets: { subnetGroupName: 'Data' } });
+      expect(s3Endpoints(Template.fromStack(ctx.stack)).map((e) => e.id)).toEqual([expect.stringMatching(/^FirstS3Endpoint/)]);
+    });
+
+    test('an endpoint in another stack of the app with the same logical ids does not count', () => {
+      // Both stacks' created VPCs are `DbVpc...`: only the VPC itself, not its resolved id, identifies it.
+      new ServerlessLampDatabase(new Stack(ctx.app, 'Other'), 'Db');
+      const { template } = build(ctx);
+      expect(s3Endpoints(template).map((e) => e.id)).toEqual([expect.stringMatching(/^DbS3Endpoint/)]);
+    });
+
+    test('an S3 endpoint added after the database on the same route tables fails synth', () => {
+      const vpc = twoIsolatedGroups(ctx.stack);
+      new ServerlessLampDatabase(ctx.stack, 'Db', { vpc, vpcSubnets: { subnetGroupName: 'Data' } });
+      vpc.addGatewayEndpoint('Late', { service: ec2.GatewayVpcEndpointAwsService.S3 });
+      expect(() => Template.fromStack(ctx.stack)).toThrow(
+        /the S3 gateway endpoint TestStack\/Mine\/Late serves route tables that TestStack\/Db\/S3Endpoint \(added by the database for CloudFormation's answers\) serves too.*add your endpoint to the VPC before the database/);
+    });
+
+    test('ALREADY_ROUTED: none is added', () => {
+      const { template } = build(ctx, { vpc: twoIsolatedGroups(ctx.stack), s3Route: S3Route.ALREADY_ROUTED });
+      expect(s3Endpoints(template)).toEqual([]);
+    });
+
+    test('subnets with NAT: none, unless CREATE_GATEWAY_ENDPOINT asks for one on their route tables', () => {
+      const vpc = new ec2.Vpc(ctx.stack, 'Mine', { maxAzs: 2, natGateways: 1 });
+      const { template } = build(ctx, { vpc, s3Route: S3Route.CREATE_GATEWAY_ENDPOINT });
+      expect(s3Endpoints(template).map((e) => e.routeTables)).toEqual([routeTables(ctx.stack, vpc.privateSubnets)]);
     });
   });
 });

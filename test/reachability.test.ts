@@ -13,6 +13,7 @@ import { Annotations, App, RemovalPolicy, Stack, aws_ec2 as ec2, aws_kms as kms 
 import { Template } from 'aws-cdk-lib/assertions';
 import { DatabaseAuthentication, ServerlessLampDatabase, ServerlessLampDatabaseProps } from '../src';
 import { releaseValidator, unexpected, validateStack } from './support/cfn-validate';
+import { REGION, S3_PREFIX_LIST, concreteStack } from './support/lookups';
 import { findings2, findings3 } from './support/nag';
 import { NetworkModel } from './support/reachability';
 import { retainedButDeleted } from './support/removal';
@@ -23,7 +24,12 @@ interface Case {
   readonly build: (stack: Stack) => ServerlessLampDatabaseProps;
   /** How the rotation function reaches Secrets Manager: `endpoint`, `nat`, or none (rotation off). */
   readonly secretsManager?: 'endpoint' | 'nat';
+  /** A stack with a concrete account and Region (its lookups answered), rather than an environment-agnostic one. */
+  readonly concrete?: boolean;
 }
+
+/** Prefix list names by id, as the concrete stacks' lookups found them. */
+const PREFIX_LISTS = { [S3_PREFIX_LIST]: `com.amazonaws.${REGION}.s3` };
 
 const isolated = (stack: Stack) => new ec2.Vpc(stack, 'Vpc', {
   maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'Data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }],
@@ -59,6 +65,7 @@ const CASES: Case[] = [
     },
     secretsManager: 'endpoint',
   },
+  { name: 'the created VPC in a concrete account and Region (S3 by its prefix list)', build: () => ({}), secretsManager: 'endpoint', concrete: true },
   { name: 'rotation off', build: () => ({ secretRotation: false }) },
   { name: 'a supplied key', build: (s) => ({ encryptionKey: new kms.Key(s, 'Key', { enableKeyRotation: true }) }), secretsManager: 'endpoint' },
   { name: 'removalPolicy RETAIN', build: () => ({ removalPolicy: RemovalPolicy.RETAIN }), secretsManager: 'endpoint' },
@@ -74,7 +81,7 @@ const CASES: Case[] = [
 ];
 
 function synth(c: Case): { stack: Stack; template: any } {
-  const stack = new Stack(new App(), 'Matrix');
+  const stack = c.concrete ? concreteStack('Matrix') : new Stack(new App(), 'Matrix');
   new ServerlessLampDatabase(stack, 'Db', c.build(stack));
   return { stack, template: Template.fromStack(stack).toJSON() };
 }
@@ -92,7 +99,7 @@ afterAll(() => releaseValidator());
 
 describe.each(CASES)('$name', (c) => {
   const { stack, template } = synth(c);
-  const model = new NetworkModel(template);
+  const model = new NetworkModel(template, { prefixLists: PREFIX_LISTS });
   const proxy = logicalId(template, 'AWS::RDS::DBProxy', 'DbProxy');
   const cluster = logicalId(template, 'AWS::RDS::DBCluster', 'DbCluster');
   const sg = (prefix: string) => logicalId(template, 'AWS::EC2::SecurityGroup', prefix);
@@ -119,10 +126,11 @@ describe.each(CASES)('$name', (c) => {
     expect(model.secretsManager(users)).toEqual({ reachable: true, via: expect.stringMatching(nat ? /^nat / : /^endpoint DbSecretsManagerEndpoint/) });
     // CloudFormation's answer URL.
     expect(model.s3(users)).toEqual({ reachable: true, via: expect.stringMatching(nat ? /^nat / : /^gateway endpoint /) });
-    // 443 to any address is routed only to S3 and the VPC itself unless the subnets have NAT.
+    // 443 to any address is routed only to S3 and the VPC itself unless the
+    // subnets have NAT; with a concrete Region, 443 goes to S3's prefix list only.
     expect(model.internet(users)).toBe(nat);
     expect(model.egress(users)).toEqual([
-      'cidr 0.0.0.0/0:tcp/443-443',
+      c.concrete ? `prefix-list ${S3_PREFIX_LIST}:tcp/443-443` : 'cidr 0.0.0.0/0:tcp/443-443',
       `group ${sg('DbClusterSecurityGroup')}:tcp/3306-3306`,
       ...(nat ? [] : [`group ${sg('DbSecretsManagerEndpointSecurityGroup')}:tcp/443-443`]),
     ].sort());
@@ -235,6 +243,30 @@ describe('the model can fail', () => {
     // What the construct did before: its own endpoint had private DNS on too.
     broken.Resources[logicalId(broken, 'AWS::EC2::VPCEndpoint', 'DbSecretsManagerEndpoint')].Properties.PrivateDnsEnabled = true;
     expect(new NetworkModel(broken).privateDnsConflicts()).toHaveLength(1);
+  });
+
+  test('it reports an S3 endpoint whose policy does not let the users provider answer CloudFormation', () => {
+    const defaults = synth(CASES[0]).template;
+    const broken = JSON.parse(JSON.stringify(defaults));
+    const endpoint = logicalId(broken, 'AWS::EC2::VPCEndpoint', 'DbS3Endpoint');
+    // The bucket named with the Region's dashes, as one might guess it: not CloudFormation's.
+    broken.Resources[endpoint].Properties.PolicyDocument.Statement[0].Resource = {
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::cloudformation-custom-resource-response-', { Ref: 'AWS::Region' }, '/*']],
+    };
+    const model = new NetworkModel(broken);
+    expect(model.s3(model.workload('DbUsersFunction'))).toEqual({
+      reachable: false,
+      why: `the policy of gateway endpoint ${endpoint} does not allow s3:PutObject to CloudFormation's response bucket`,
+    });
+    expect(new NetworkModel(defaults).s3(new NetworkModel(defaults).workload('DbUsersFunction')).reachable).toBe(true);
+  });
+
+  test('it reports egress to a prefix list that is not S3\'s', () => {
+    const concrete = synth(CASES.find((c) => c.concrete)!).template;
+    const model = new NetworkModel(concrete, { prefixLists: { [S3_PREFIX_LIST]: `com.amazonaws.${REGION}.dynamodb` } });
+    expect(model.s3(model.workload('DbUsersFunction'))).toEqual({ reachable: false, why: 'its security groups allow no egress to S3 on 443' });
+    const right = new NetworkModel(concrete, { prefixLists: PREFIX_LISTS });
+    expect(right.s3(right.workload('DbUsersFunction'))).toEqual({ reachable: true, via: expect.stringMatching(/^gateway endpoint DbS3Endpoint/) });
   });
 
   test('it reports a retained resource whose dependencies are deleted (the RETAIN defect)', () => {

@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy, aws_ec2 as ec2, aws_logs as logs } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import type { SecretsManagerAccess } from './network';
+import type { S3Route } from '../s3-route';
 
 /** What a database decided that the parts added to it later (proxies, users) follow too. */
 export interface DatabaseSettings {
@@ -14,6 +15,8 @@ export interface DatabaseSettings {
   readonly usersOutliveStack: boolean;
   /** How often secrets are rotated, when they are. */
   readonly secretRotationInterval?: Duration;
+  /** How the subnets reach S3 (the `s3Route` prop), for the users provider's answers. */
+  readonly s3Route?: S3Route;
   /** The rotation functions' security group; none when rotation is off. */
   rotationSecurityGroup?: ec2.ISecurityGroup;
 }

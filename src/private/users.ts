@@ -280,10 +280,10 @@ export function usersProvider(database: ServerlessLampDatabase): UsersProvider {
   withLiteralPort(database.cluster).connections.allowDefaultPortFrom(securityGroup, 'Database users provider to the cluster');
   allowSecretsManager(access, securityGroup, 'Database users provider to Secrets Manager');
   // CloudFormation's answer URL (an S3 bucket of the Region): through the
-  // subnets' S3 gateway endpoint, or their NAT. Its addresses are not known
-  // here, so the group allows 443 to any address; the subnets' routes decide
-  // where that can go.
-  const s3Endpoint = allowS3(database, securityGroup);
+  // subnets' S3 gateway endpoint, or their NAT; allowed to S3's prefix list
+  // where the stack's environment is concrete, else to any address on 443
+  // (see allowS3).
+  const s3Endpoint = allowS3(database, securityGroup, settings.s3Route);
   const role = new iam.Role(database, 'UsersRole', {
     assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
     description: 'Serverless LAMP database users provider: VPC networking, logs, the master secret',

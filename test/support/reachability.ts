@@ -17,18 +17,24 @@
  *   standalone egress rule is attached to it (CloudFormation then drops the
  *   default rule); aws-cdk-lib's "disallow all" placeholder (ICMP 252/86 to
  *   255.255.255.255/32) matches no TCP traffic;
- * - a rule names a security group (matched by identity) or a CIDR (matched
- *   against the subnets' CIDR blocks, or, for the internet, must be 0.0.0.0/0);
+ * - a rule names a security group (matched by identity), a CIDR (matched
+ *   against the subnets' CIDR blocks, or, for the internet, must be 0.0.0.0/0)
+ *   or a prefix list (its name given to the model, as a lookup found it: S3's
+ *   is `com.amazonaws.<region>.s3`, and covers S3 alone);
  * - everything in one VPC is routable (the local route);
  * - the internet is reachable from a subnet whose route table sends 0.0.0.0/0
  *   to a NAT gateway that sits in a subnet whose route table sends 0.0.0.0/0 to
  *   an internet gateway attached to the VPC;
  * - a Secrets Manager URL that names an endpoint's own DNS entry goes to that
  *   endpoint; the regional name goes to the VPC's endpoint with private DNS on,
- *   if there is one, else to the internet.
+ *   if there is one, else to the internet;
+ * - S3 in the Region is reached through a gateway endpoint on the subnet's
+ *   route table, whose policy (if any) must allow `s3:PutObject` to
+ *   CloudFormation's custom resource response bucket (named with the Region
+ *   without dashes), or through a NAT gateway.
  *
  * Not modelled: network ACLs (the construct creates none; the default ACL
- * allows everything), prefix lists, IPv6, transit and peering routes, and
+ * allows everything), IPv6, transit and peering routes, and
  * resources outside the template (an imported subnet is assumed to have no
  * internet route).
  */
@@ -54,8 +60,8 @@ interface Rule {
   readonly protocol: string;
   readonly from: number;
   readonly to: number;
-  /** A security group, or a CIDR. */
-  readonly peer: { readonly group: Key } | { readonly cidr: string };
+  /** A security group, a CIDR, or a prefix list. */
+  readonly peer: { readonly group: Key } | { readonly cidr: string } | { readonly prefixList: string };
 }
 
 /** How a workload reaches Secrets Manager, or why it cannot. */
@@ -69,11 +75,19 @@ export interface SecretsManagerPath {
 
 const ANY_PORT = { from: 0, to: 65535 };
 
+/** What the model knows beyond the template. */
+export interface NetworkModelOptions {
+  /** Prefix list names by id (`pl-...`), as the stack's lookups found them. */
+  readonly prefixLists?: Record<string, string>;
+}
+
 export class NetworkModel {
   private readonly resources: Record<string, Json>;
+  private readonly prefixLists: Record<string, string>;
 
-  constructor(template: Json) {
+  constructor(template: Json, options: NetworkModelOptions = {}) {
     this.resources = template.Resources ?? {};
+    this.prefixLists = options.prefixLists ?? {};
   }
 
   /** Every workload in a VPC. */
@@ -155,18 +169,26 @@ export class NetworkModel {
   }
 
   /**
-   * How `w` reaches S3 in the Region on 443 (where CloudFormation's answer URLs
-   * point): through a gateway endpoint on every one of its subnets' route
-   * tables, or through a NAT gateway; its groups must allow 443 to S3's
-   * addresses (modelled as 0.0.0.0/0: prefix-list rules are not modelled).
+   * How `w` answers CloudFormation at its presigned URL in S3 (the Region's
+   * custom resource response bucket) on 443: through a gateway endpoint on
+   * every one of its subnets' route tables whose policy lets it, or through a
+   * NAT gateway; its groups must allow 443 to S3's addresses (0.0.0.0/0, or
+   * S3's prefix list).
    */
   s3(w: Workload): SecretsManagerPath {
-    if (!this.egressAllows(w, { internet: true }, 443)) return { reachable: false, why: 'its security groups allow no egress to S3 on 443' };
+    if (!this.egressAllows(w, { s3: true }, 443)) return { reachable: false, why: 'its security groups allow no egress to S3 on 443' };
     const tables = w.subnets.map((s) => this.routeTableOf(s));
-    const gateway = Object.entries(this.resources).find(([, r]: [string, Json]) =>
+    const gateways = Object.entries(this.resources).filter(([, r]: [string, Json]) =>
       r.Type === 'AWS::EC2::VPCEndpoint' && r.Properties.VpcEndpointType === 'Gateway' && serviceOf(r.Properties.ServiceName) === 's3' &&
-      tables.every((t) => t !== undefined && (r.Properties.RouteTableIds ?? []).map(refKey).includes(t)))?.[0];
-    if (gateway) return { reachable: true, via: `gateway endpoint ${gateway}` };
+      tables.some((t) => t !== undefined && (r.Properties.RouteTableIds ?? []).map(refKey).includes(t)));
+    const servedTables = new Set(gateways.flatMap(([, r]) => (r.Properties.RouteTableIds ?? []).map(refKey)));
+    if (gateways.length > 0 && tables.every((t) => t !== undefined && servedTables.has(t))) {
+      const closed = gateways.filter(([, r]) => !allowsCustomResourceResponses(r.Properties.PolicyDocument)).map(([id]) => id);
+      if (closed.length > 0) {
+        return { reachable: false, why: `the policy of gateway endpoint ${closed.join(', ')} does not allow s3:PutObject to CloudFormation's response bucket` };
+      }
+      return { reachable: true, via: `gateway endpoint ${gateways.map(([id]) => id).join(', ')}` };
+    }
     const nats = w.subnets.map((s) => this.natOf(s));
     if (nats.every((n) => n !== undefined)) return { reachable: true, via: `nat ${[...new Set(nats)].join(', ')}` };
     return { reachable: false, why: 'not every subnet routes to S3 (gateway endpoint) or to a NAT gateway' };
@@ -186,7 +208,7 @@ export class NetworkModel {
     for (const g of w.securityGroups) {
       const rules = this.egressRules(g);
       if (rules === 'all') out.add('all');
-      else for (const r of rules) out.add(`${'group' in r.peer ? `group ${r.peer.group}` : `cidr ${r.peer.cidr}`}:${r.protocol}/${r.from}-${r.to}`);
+      else for (const r of rules) out.add(`${peerText(r.peer)}:${r.protocol}/${r.from}-${r.to}`);
     }
     return [...out].sort();
   }
@@ -210,19 +232,21 @@ export class NetworkModel {
     const into = targetGroups.some((g) => this.ingressRules(g).some((r) => {
       if (!matchesPort(r, port)) return false;
       const peer = r.peer;
+      if ('prefixList' in peer) return false;
       return 'group' in peer ? w.securityGroups.includes(peer.group) : w.subnets.every((s) => cidrCovers(peer.cidr, this.cidrOf(s)));
     }));
     return out && into;
   }
 
-  private egressAllows(w: Workload, dest: { groups?: Key[]; subnets?: Key[]; internet?: boolean }, port: number): boolean {
+  private egressAllows(w: Workload, dest: { groups?: Key[]; subnets?: Key[]; internet?: boolean; s3?: boolean }, port: number): boolean {
     return w.securityGroups.some((g) => {
       const rules = this.egressRules(g);
       if (rules === 'all') return true;
       return rules.some((r) => {
         if (!matchesPort(r, port)) return false;
         if ('group' in r.peer) return (dest.groups ?? []).includes(r.peer.group);
-        if (dest.internet) return r.peer.cidr === '0.0.0.0/0';
+        if ('prefixList' in r.peer) return dest.s3 === true && /^com\.amazonaws\.[a-z0-9-]+\.s3$/.test(this.prefixLists[r.peer.prefixList] ?? '');
+        if (dest.internet || dest.s3) return r.peer.cidr === '0.0.0.0/0';
         const subnets = dest.subnets ?? [];
         const cidr = r.peer.cidr;
         return subnets.length > 0 && subnets.every((s) => cidrCovers(cidr, this.cidrOf(s)));
@@ -351,12 +375,42 @@ function serviceOf(name: Json): string {
 function toRule(r: Json, peerField: string): Rule {
   const protocol = String(r.IpProtocol);
   const all = protocol === '-1';
+  const prefixList = r.DestinationPrefixListId ?? r.SourcePrefixListId;
   return {
     protocol: protocol === '6' ? 'tcp' : protocol,
     from: all ? ANY_PORT.from : Number(r.FromPort),
     to: all ? ANY_PORT.to : Number(r.ToPort),
-    peer: r[peerField] !== undefined ? { group: refKey(r[peerField]) } : { cidr: String(r.CidrIp ?? r.CidrIpv6) },
+    peer: r[peerField] !== undefined ? { group: refKey(r[peerField]) }
+      : prefixList !== undefined ? { prefixList: refKey(prefixList) }
+        : { cidr: String(r.CidrIp ?? r.CidrIpv6) },
   };
+}
+
+function peerText(peer: Rule['peer']): string {
+  if ('group' in peer) return `group ${peer.group}`;
+  if ('prefixList' in peer) return `prefix-list ${peer.prefixList}`;
+  return `cidr ${peer.cidr}`;
+}
+
+/**
+ * Whether a gateway endpoint's policy lets anyone in the VPC put objects in
+ * CloudFormation's custom resource response bucket (no policy: full access).
+ * That bucket's name carries the Region without dashes, so a resource naming
+ * the Region with them does not count.
+ */
+function allowsCustomResourceResponses(policy: Json): boolean {
+  if (policy === undefined) return true;
+  const list = (v: Json) => (Array.isArray(v) ? v : [v]);
+  return list(policy.Statement ?? []).some((st: Json) => {
+    if (st.Effect !== 'Allow') return false;
+    if (!(st.Principal === '*' || st.Principal?.AWS === '*')) return false;
+    if (!list(st.Action).some((a: string) => ['s3:PutObject', 's3:*', '*'].includes(a))) return false;
+    return list(st.Resource).some((res: Json) => {
+      const text = JSON.stringify(res);
+      return text === '"*"' ||
+        /cloudformation-custom-resource-response-([a-z]+[0-9]\/\*"|",\{"Fn::Join":\["",\{"Fn::Split":\["-",\{"Ref":"AWS::Region"\}\]\}\]\},"\/\*")/.test(text);
+    });
+  });
 }
 
 function matchesPort(r: Rule, port: number): boolean {
