@@ -148,6 +148,15 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@types/aws-lambda',
   ],
 
+  jestOptions: {
+    jestConfig: {
+      // A guard against hangs, not a measure of speed (figures live in the
+      // benchmark): tests that start servers and processes take a few
+      // seconds on a loaded two-core machine, past jest's 5 s default.
+      testTimeout: 30_000,
+    },
+  },
+
   gitignore: [
     '/example/cdk.out/',
     '/.tmp/',
