@@ -17,6 +17,7 @@ import { acknowledgeCluster, acknowledgeCreatedVpc, acknowledgeInlinePolicies } 
 import { addRotation, createCluster, retainWithCluster } from './private/cluster';
 import { encryptionKey } from './private/encryption';
 import { ServerlessLampValidationError } from './private/errors';
+import { functionRuntime } from './private/function-runtime';
 import { addDashboard, applyMonitoring, assertNoDatabaseAlarms, dashboardOf, databaseAlarmsOf, handlerFailuresMetric } from './private/monitoring';
 import { createNetwork, secretsManagerAccess } from './private/network';
 import { createProxy, warnWhenOversubscribed } from './private/proxy';
@@ -113,7 +114,12 @@ export class ServerlessLampDatabase extends ProxyBase {
     if (!props.vpc) acknowledgeCreatedVpc(this.vpc);
     const network = { vpc: this.vpc, vpcSubnets: this.vpcSubnets };
     const secretsManager = () => secretsManagerAccess(this, this.vpc, this.vpcSubnets, props.secretsManagerEndpoint);
-    const settings = recordSettings(this, { ...logging, secretsManager, secretRotationInterval: props.secretRotationInterval });
+    const settings = recordSettings(this, {
+      ...logging,
+      secretsManager,
+      secretRotationInterval: props.secretRotationInterval,
+      functionRuntime: functionRuntime(props.functionRuntime),
+    });
 
     this.cluster = createCluster(this, {
       ...network,
@@ -160,6 +166,7 @@ export class ServerlessLampDatabase extends ProxyBase {
       ...network,
       ...logging,
       options: props.handler ?? {},
+      runtime: settings.functionRuntime,
       encryptionKey: this.encryptionKey,
       host: this.proxy.endpoint,
       databaseName: this.databaseName,

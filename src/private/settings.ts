@@ -1,11 +1,14 @@
 import { Duration, RemovalPolicy, aws_ec2 as ec2, aws_logs as logs } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
+import type { FunctionRuntime } from './function-runtime';
 import type { SecretsManagerAccess } from './network';
 
 /** What a database decided that the parts added to it later (proxies, users) follow too. */
 export interface DatabaseSettings {
   readonly logRetention: logs.RetentionDays;
   readonly logRemovalPolicy: RemovalPolicy;
+  /** The runtime of the functions the database deploys (the handler, the users provider). */
+  readonly functionRuntime: FunctionRuntime;
   readonly secretsManager: () => SecretsManagerAccess;
   /** How often secrets are rotated, when they are. */
   readonly secretRotationInterval?: Duration;
