@@ -29,7 +29,18 @@ export function findings2(stack: Stack): string[] {
     new nag2.PCIDSS321Checks(), new nag2.ServerlessChecks(),
   ];
   for (const pack of packs) Aspects.of(stack).add(pack);
-  const annotations = Annotations.fromStack(stack);
+  let annotations: Annotations;
+  try {
+    annotations = Annotations.fromStack(stack);
+  } catch (e) {
+    // With the feature flag @aws-cdk/core:annotationsInValidationReport (newer
+    // aws-cdk-lib releases, among the flags `cdk init` writes), error
+    // annotations fail the synth, and the error's report lists them.
+    if ((e as Error).name !== 'ValidationFailed') throw e;
+    const report = (e as Error).message;
+    return [...report.matchAll(/^\s*ERROR (\S+): (.*) \(Annotation\)\n\s*(\S+) /gm)]
+      .map(([, id, text, constructPath]) => `/${constructPath}: ${id}: ${text}`);
+  }
   return [...annotations.findError('*', Match.anyValue()), ...annotations.findWarning('*', Match.anyValue())]
     .map((f) => `${f.id}: ${String(f.entry.data).split('\n')[0]}`);
 }
