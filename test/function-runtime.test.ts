@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { aws_lambda as lambda } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { ServerlessLampDatabase } from '../src';
 import { build, useFreshStack } from './support/harness';
 import { findings3 } from './support/nag';
-import { ServerlessLampDatabase } from '../src';
 import { LOWEST_NODE_MAJOR } from '../src/private/function-runtime';
 
 const ctx = useFreshStack();
