@@ -20,11 +20,21 @@ import { awscdk, javascript } from 'projen';
 const CDK_VERSION = '2.257.0';
 
 /*
+ * Runtime: the construct chooses it (`functionRuntime`, default Node.js 24; see
+ * src/private/function-runtime.ts), so no runtime is given to projen here and
+ * the generated constructs take one as a prop. Their own fallback (the
+ * Region's latest) is never used. The bundles are built for the oldest runtime
+ * allowed, so that they run on any of them.
+ */
+const LOWEST_NODE = 'node22';
+
+/*
  * esbuild settings for the handler bundle beyond projen's `BundlingOptions`
  * (which types only `externals` and `sourcemap`; projen forwards the rest to
  * `Bundler.addBundle`).
  */
 const handlerEsbuild: Partial<javascript.AddBundleOptions> = {
+  target: LOWEST_NODE,
   minify: true,
   // Prefer ES module builds, so esbuild can drop what the handler never uses.
   mainFields: ['module', 'main'],
@@ -50,6 +60,7 @@ const TEST_DEPENDENCIES_STEP = { name: 'Install MariaDB and PHP for the tests', 
  * cluster, whose certificates chain to the Amazon RDS CAs that package carries.
  */
 const providerEsbuild: Partial<javascript.AddBundleOptions> = {
+  target: LOWEST_NODE,
   minify: true,
   mainFields: ['module', 'main'],
   esbuildArgs: {
@@ -171,7 +182,6 @@ const project = new awscdk.AwsCdkConstructLibrary({
  * The Lambda functions, each bundled by esbuild into assets/<path>/index.js,
  * with a generated `<Name>Function` construct next to its source.
  */
-const LAMBDA_RUNTIME = awscdk.LambdaRuntime.NODEJS_24_X; // explicit: projen's default varies per region
 const lambdaBundling: Record<string, javascript.BundlingOptions> = {
   // The query handler.
   'src/handler/query.lambda.ts': {
@@ -200,7 +210,7 @@ for (const entrypoint of lambdaEntrypoints) {
   if (!bundlingOptions) {
     throw new Error(`${entrypoint}: declare its bundling options in lambdaBundling (.projenrc.ts)`);
   }
-  new awscdk.LambdaFunction(project, { entrypoint, runtime: LAMBDA_RUNTIME, bundlingOptions, cdkDeps: project.cdkDeps });
+  new awscdk.LambdaFunction(project, { entrypoint, bundlingOptions, cdkDeps: project.cdkDeps });
 }
 for (const entrypoint of Object.keys(lambdaBundling)) {
   if (!lambdaEntrypoints.includes(entrypoint)) throw new Error(`.projenrc.ts: ${entrypoint} does not exist`);

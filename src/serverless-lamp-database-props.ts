@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, aws_ec2 as ec2, aws_iam as iam, aws_kms as kms, aws_logs as logs, aws_rds as rds } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, aws_ec2 as ec2, aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_logs as logs, aws_rds as rds } from 'aws-cdk-lib';
 import { DatabaseAuthentication } from './database-authentication';
 import { MonitoringOptions } from './monitoring';
 import { ProxyOptions } from './proxy';
@@ -309,6 +309,24 @@ export interface ServerlessLampDatabaseProps {
    * @default - the defaults of `QueryHandlerOptions`
    */
   readonly handler?: QueryHandlerOptions;
+
+  /**
+   * The Lambda runtime of the functions this construct deploys: the query
+   * handler and the database users provider. Allowed: the Node.js runtimes from
+   * Node.js 22 (`lambda.Runtime.NODEJS_22_X`) on, for example
+   * `lambda.Runtime.NODEJS_24_X` or, with an aws-cdk-lib that knows it, a newer
+   * one. Their code is bundled for Node.js 22 and runs on any of them.
+   *
+   * Rule packs that ask for the newest runtime aws-cdk-lib knows
+   * (`AwsSolutions-L1`, `Serverless-LambdaLatestVersion`) report the default
+   * when your aws-cdk-lib knows a newer one: choose it here, or acknowledge the
+   * finding. An older runtime you choose yourself is acknowledged as your
+   * choice.
+   *
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html
+   * @default lambda.Runtime.NODEJS_24_X
+   */
+  readonly functionRuntime?: lambda.Runtime;
 
   /**
    * How long the logs of the handler and of the VPC flow logs are kept.

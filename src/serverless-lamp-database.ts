@@ -17,6 +17,7 @@ import { acknowledgeCluster, acknowledgeCreatedVpc, acknowledgeInlinePolicies } 
 import { addRotation, createCluster, retainWithCluster } from './private/cluster';
 import { encryptionKey } from './private/encryption';
 import { ServerlessLampValidationError } from './private/errors';
+import { functionRuntime } from './private/function-runtime';
 import { addDashboard, applyMonitoring, assertNoDatabaseAlarms, dashboardOf, databaseAlarmsOf, handlerFailuresMetric } from './private/monitoring';
 import { createNetwork, createdS3Endpoint, secretsManagerAccess } from './private/network';
 import { createProxy, warnWhenOversubscribed } from './private/proxy';
@@ -128,6 +129,7 @@ export class ServerlessLampDatabase extends ProxyBase {
       secretRotationInterval: props.secretRotationInterval,
       s3Route: props.s3Route,
       usersOutliveStack: removalPolicy !== RemovalPolicy.DESTROY,
+      functionRuntime: functionRuntime(props.functionRuntime),
     });
 
     this.cluster = createCluster(this, {
@@ -176,6 +178,7 @@ export class ServerlessLampDatabase extends ProxyBase {
       ...network,
       ...logging,
       options: props.handler ?? {},
+      runtime: settings.functionRuntime,
       encryptionKey: this.encryptionKey,
       host: this.proxy.endpoint,
       databaseName: this.databaseName,

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { App, Stack, Validations, aws_ec2 as ec2, aws_rds as rds } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as nag2 from 'cdk-nag-v2';
-import { findings2, findings3 } from './support/nag';
+import { NEWER_NODE_KNOWN, findings2, findings3, withoutDefaultRuntimeFindings } from './support/nag';
 import { CheckedStack, checkedStacks } from './support/stacks';
 
 /** Every cdk_nag acknowledgment written into a template. */
@@ -51,19 +51,38 @@ function acknowledgeUserResources(s: CheckedStack, major: 2 | 3): void {
   }
 }
 
+/*
+ * The functions' default runtime (Node.js 24) is not acknowledged (see
+ * src/private/function-runtime.ts): with an aws-cdk-lib that knows a newer
+ * Node.js runtime, the runtime rules report both functions of a stack that
+ * keeps the default, and nothing else.
+ */
+/** Stacks whose functionRuntime is chosen (see support/stacks.ts). */
+const RUNTIME_CHOSEN = new Set(['everything']);
+
+function expectOnlyRuntimeFindings(s: CheckedStack, found: string[]): void {
+  const reported = NEWER_NODE_KNOWN && !RUNTIME_CHOSEN.has(s.name);
+  expect(reported ? withoutDefaultRuntimeFindings(found) : found).toEqual([]);
+  for (const rule of ['AwsSolutions-L1', 'Serverless-LambdaLatestVersion']) {
+    for (const fn of ['Handler', 'UsersFunction']) {
+      expect(found.some((f) => f.includes(rule) && f.includes(`/Db/${fn}/`))).toBe(reported);
+    }
+  }
+}
+
 describe('cdk-nag rule packs: AwsSolutions, HIPAA Security, NIST 800-53 rev 5, PCI DSS 3.2.1, Serverless', () => {
   const names = checkedStacks().map((s) => s.name);
 
-  test.each(names)('cdk-nag 3: %s stack has no unacknowledged finding', (name) => {
+  test.each(names)('cdk-nag 3: %s stack has no unacknowledged finding but the runtime\'s', (name) => {
     const s = checkedStacks().find((x) => x.name === name)!;
     acknowledgeUserResources(s, 3);
-    expect(findings3(s.stack)).toEqual([]);
+    expectOnlyRuntimeFindings(s, findings3(s.stack));
   });
 
-  test.each(names)('cdk-nag 2: %s stack has no unacknowledged finding', (name) => {
+  test.each(names)('cdk-nag 2: %s stack has no unacknowledged finding but the runtime\'s', (name) => {
     const s = checkedStacks().find((x) => x.name === name)!;
     acknowledgeUserResources(s, 2);
-    expect(findings2(s.stack)).toEqual([]);
+    expectOnlyRuntimeFindings(s, findings2(s.stack));
   });
 
   test('every acknowledgment carries a reason and is listed in the README', () => {

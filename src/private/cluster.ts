@@ -88,7 +88,9 @@ export function createCluster(scope: Construct, c: ClusterProps): rds.DatabaseCl
       retention: c.logRetention,
       removalPolicy: c.logRemovalPolicy,
     });
-    (cluster.node.defaultChild as CfnResource).addDependency(group.node.defaultChild as CfnResource);
+    // node.addDependency: CfnResource.addDependency is deprecated from aws-cdk-lib
+    // 2.27x on, and its successor (addResourceDependency) is not in the peer floor.
+    (cluster.node.defaultChild as CfnResource).node.addDependency(group.node.defaultChild as CfnResource);
   }
   return cluster;
 }

@@ -102,7 +102,8 @@ export function createProxy(scope: Construct, target: ProxyTarget): CreatedProxy
     initQuery: options.initQuery,
     debugLogging: options.debugLogging ?? false,
   });
-  (proxy.node.defaultChild as CfnResource).addDependency(logGroup.node.defaultChild as CfnResource);
+  // Between the two resources only (see the log groups in cluster.ts).
+  (proxy.node.defaultChild as CfnResource).node.addDependency(logGroup.node.defaultChild as CfnResource);
   return { proxy, connections: new ec2.Connections({ securityGroups, defaultPort: ec2.Port.tcp(MYSQL_PORT) }) };
 }
 

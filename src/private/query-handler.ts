@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy, aws_ec2 as ec2, aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_logs as logs } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { acknowledgeHandler } from './acknowledgments';
+import { FunctionRuntime, acknowledgeFunctionRuntime } from './function-runtime';
 import { closedSecurityGroup } from './network';
 import { MYSQL_PORT } from './proxy';
 import { QueryFunction } from '../handler/query-function';
@@ -8,6 +9,7 @@ import type { QueryHandlerOptions } from '../query-handler';
 
 export interface QueryHandlerProps {
   readonly options: QueryHandlerOptions;
+  readonly runtime: FunctionRuntime;
   readonly vpc: ec2.IVpc;
   readonly vpcSubnets: ec2.SubnetSelection;
   readonly encryptionKey: kms.IKey;
@@ -37,6 +39,7 @@ export function createQueryHandler(scope: Construct, p: QueryHandlerProps): lamb
   const tracing = options.tracing ?? lambda.Tracing.ACTIVE;
   const handler = new QueryFunction(scope, 'Handler', {
     description: 'Serverless LAMP: queries Aurora MySQL through RDS Proxy with an IAM token',
+    runtime: p.runtime.runtime,
     role,
     vpc: p.vpc,
     vpcSubnets: p.vpcSubnets,
@@ -66,5 +69,6 @@ export function createQueryHandler(scope: Construct, p: QueryHandlerProps): lamb
     deadLetterQueue: options.deadLetterQueue !== undefined,
     tracing,
   });
+  acknowledgeFunctionRuntime(handler, p.runtime);
   return handler;
 }

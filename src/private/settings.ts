@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy, aws_ec2 as ec2, aws_logs as logs } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
+import type { FunctionRuntime } from './function-runtime';
 import type { SecretsManagerAccess } from './network';
 import type { S3Route } from '../s3-route';
 
@@ -7,6 +8,8 @@ import type { S3Route } from '../s3-route';
 export interface DatabaseSettings {
   readonly logRetention: logs.RetentionDays;
   readonly logRemovalPolicy: RemovalPolicy;
+  /** The runtime of the functions the database deploys (the handler, the users provider). */
+  readonly functionRuntime: FunctionRuntime;
   readonly secretsManager: () => SecretsManagerAccess;
   /**
    * The cluster outlives its stack (removal policy RETAIN or SNAPSHOT), and

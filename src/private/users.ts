@@ -7,6 +7,7 @@ import { Construct, IConstruct } from 'constructs';
 import { acknowledgeProvider } from './acknowledgments';
 import { rotateSingleUser } from './cluster';
 import { ServerlessLampValidationError } from './errors';
+import { acknowledgeFunctionRuntime } from './function-runtime';
 import { allowS3, allowSecretsManager, closedSecurityGroup } from './network';
 import { MYSQL_PORT, withLiteralPort } from './proxy';
 import { settingsOf } from './settings';
@@ -291,6 +292,7 @@ export function usersProvider(database: ServerlessLampDatabase): UsersProvider {
   });
   const fn = new UsersFunction(database, 'UsersFunction', {
     description: 'Serverless LAMP: creates, changes and drops application database users',
+    runtime: settings.functionRuntime.runtime,
     role,
     vpc: database.vpc,
     vpcSubnets: database.vpcSubnets,
@@ -313,6 +315,7 @@ export function usersProvider(database: ServerlessLampDatabase): UsersProvider {
   });
   database.secret.grantRead(fn);
   acknowledgeProvider(fn, role);
+  acknowledgeFunctionRuntime(fn, settings.functionRuntime);
   // Every path the function takes must exist before a user is created: its own
   // group's rules, the rules into the cluster's and the endpoint's groups (their
   // children), the route to S3.

@@ -1,6 +1,7 @@
-import { Annotations, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Token, aws_lambda as lambda } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { ServerlessLampValidationError } from './errors';
+import { LOWEST_NODE_MAJOR, nodeMajor } from './function-runtime';
 import { MYSQL_RESERVED_WORDS, RESERVED_USER_NAMES, SYSTEM_SCHEMAS } from '../provider/properties';
 import type { ServerlessLampDatabaseProps } from '../serverless-lamp-database-props';
 
@@ -97,6 +98,23 @@ export function validateRdsIdentifier(prop: string, value: string | undefined): 
 }
 
 /**
+ * Validates the runtime of the functions the construct deploys: a Node.js
+ * runtime (`lambda.RuntimeFamily.NODEJS`) from Node.js 22 on, the oldest their
+ * bundles are built for.
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html
+ */
+export function validateFunctionRuntime(prop: string, runtime: lambda.Runtime | undefined): void {
+  if (runtime === undefined || Token.isUnresolved(runtime.name)) return;
+  const major = nodeMajor(runtime.name);
+  if (runtime.family === lambda.RuntimeFamily.NODEJS && major !== undefined && major >= LOWEST_NODE_MAJOR) return;
+  const family = runtime.family === undefined ? 'no family' : `family ${lambda.RuntimeFamily[runtime.family]}`;
+  throw new ServerlessLampValidationError(
+    `${prop} (${runtime.name}, ${family}) must be a Node.js runtime (lambda.RuntimeFamily.NODEJS), ` +
+      `nodejs${LOWEST_NODE_MAJOR}.x or newer, such as lambda.Runtime.NODEJS_${LOWEST_NODE_MAJOR}_X`,
+  );
+}
+
+/**
  * The log types Aurora MySQL exports to CloudWatch Logs.
  * @see https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Integrating.CloudWatch.html
  */
@@ -172,6 +190,7 @@ export function validateDatabaseProps(scope: IConstruct, p: ServerlessLampDataba
   validateDatabaseName('defaultDatabaseName', p.defaultDatabaseName);
   validateUsername('masterUsername', p.masterUsername);
   validateRdsIdentifier('clusterIdentifier', p.clusterIdentifier);
+  validateFunctionRuntime('functionRuntime', p.functionRuntime);
   for (const rule of DATABASE_RULES) {
     const message = rule(p);
     if (message) throw new ServerlessLampValidationError(message);

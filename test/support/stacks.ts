@@ -2,7 +2,7 @@
  * The stacks that the rule-pack, guard-rule and CloudFormation-validation
  * tests check: the construct with its defaults, and with every option on.
  */
-import { Annotations, App, Duration, RemovalPolicy, Stack, aws_ec2 as ec2, aws_kms as kms, aws_logs as logs, aws_rds as rds, aws_sns as sns, aws_sqs as sqs } from 'aws-cdk-lib';
+import { Annotations, App, Duration, RemovalPolicy, Stack, aws_ec2 as ec2, aws_kms as kms, aws_lambda as lambda, aws_logs as logs, aws_rds as rds, aws_sns as sns, aws_sqs as sqs } from 'aws-cdk-lib';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import { DatabaseAuthentication, DatabasePrivilege, ServerlessLampDatabase } from '../../src';
 
@@ -98,6 +98,8 @@ export function everythingStack(): CheckedStack {
     },
     logRetention: logs.RetentionDays.ONE_YEAR,
     monitoring: { alarmTopic, dashboard: true },
+    // The oldest runtime allowed, chosen explicitly (and so acknowledged).
+    functionRuntime: lambda.Runtime.NODEJS_22_X,
   });
   // A second application with its own proxy and share of the connections.
   db.addProxy('Reporting', { maxConnectionsPercent: 40, maxIdleConnectionsPercent: 10 });
