@@ -24,7 +24,7 @@ import { Signer } from '@aws-sdk/rds-signer';
 import { createConnection } from 'mysql2/promise';
 import type { Connection } from 'mysql2/promise';
 import { awsAuthPluginOrSkip, installAwsAuthPlugin } from './support/aws-auth-plugin';
-import { FAKE_CREDENTIALS, FAKE_REGION, handlerEnvironment, MariaDbServer, mariaDbOrSkip } from './support/mariadb';
+import { FAKE_CREDENTIALS, FAKE_REGION, handlerEnvironment, MariaDbServer, mariaDbOrSkip, restoreEnvironment } from './support/mariadb';
 import type { UserSpec } from '../src/provider/properties';
 import { IAM_IDENTIFICATION, serverSettings, userStatements } from '../src/provider/sql';
 
@@ -145,10 +145,7 @@ describeWithPlugin('AWSAuthenticationPlugin stand-in: the provider\'s IAM users 
     jest.useRealTimers();
     jest.restoreAllMocks();
     await server?.destroy();
-    for (const k of Object.keys(process.env)) {
-      if (!(k in savedEnv)) delete process.env[k];
-    }
-    Object.assign(process.env, savedEnv);
+    restoreEnvironment(savedEnv);
   }, 30_000);
 
   test('the account carries AWSAuthenticationPlugin with the string RDS and requires TLS', async () => {

@@ -28,6 +28,7 @@ import {
   iamAuthToken,
   MariaDbServer,
   mariaDbOrSkip,
+  restoreEnvironment,
   SERVER_DNS_NAME,
 } from './support/mariadb';
 import { closeServer, listen, portOf, recordingRelay } from './support/net';
@@ -180,10 +181,7 @@ describeWithMariaDb('bundled handler against MariaDB (RDS Proxy stand-in)', () =
   afterAll(async () => {
     jest.restoreAllMocks();
     await server?.destroy();
-    for (const k of Object.keys(process.env)) {
-      if (!(k in savedEnv)) delete process.env[k];
-    }
-    Object.assign(process.env, savedEnv);
+    restoreEnvironment(savedEnv);
   }, 30_000);
 
   test('the bundle mints exactly the token computed from the SigV4 specification, as @aws-sdk/rds-signer does', async () => {

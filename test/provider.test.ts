@@ -253,6 +253,24 @@ describe('statements', () => {
     ]);
   });
 
+  test('an existing password user keeps its password when asked (rotation owns it); a new one is always given one', () => {
+    const spec = parseUserSpec(props({ Authentication: 'PASSWORD', PasswordSecretArn: PW_ARN, Grants: '[]' }));
+    const existing: CurrentState = { exists: true, privileges: [] };
+    const first = (current: CurrentState, options: object) =>
+      userStatements(spec, current, { ...DEFAULT_QUOTING, password: 'pw', ...options })[0].sql;
+    expect(first(existing, { keepPassword: true })).toBe("ALTER USER 'shop'@'%' REQUIRE SSL");
+    expect(first(existing, {})).toBe("ALTER USER 'shop'@'%' IDENTIFIED BY 'pw' REQUIRE SSL");
+    expect(first(NEW_USER, { keepPassword: true })).toBe("CREATE USER 'shop'@'%' IDENTIFIED BY 'pw' REQUIRE SSL");
+  });
+
+  test('a locked account is unlocked when it is declared again; a new one needs no unlock', () => {
+    const spec = parseUserSpec(props({ Grants: '[]' }));
+    expect(userStatements(spec, { exists: true, privileges: [] }, { ...DEFAULT_QUOTING, unlock: true })[0].sql)
+      .toBe("ALTER USER 'shop'@'%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' REQUIRE SSL ACCOUNT UNLOCK");
+    expect(userStatements(spec, NEW_USER, { ...DEFAULT_QUOTING, unlock: true })[0].sql)
+      .toBe("CREATE USER 'shop'@'%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' REQUIRE SSL");
+  });
+
   test('a database name with an underscore is granted as an escaped pattern and compared as stored', () => {
     const spec = parseUserSpec(props({ Database: 'shop_data', Grants: '[{"Privileges":["SELECT"]},{"Privileges":["SELECT"],"Table":"t_1"}]' }));
     expect(userStatements(spec, NEW_USER, DEFAULT_QUOTING).map((s) => s.sql)).toEqual([

@@ -21,8 +21,9 @@ import { createConnection } from 'mysql2/promise';
 import { DatabaseAuthentication, DatabasePrivilege, DatabaseUser, ServerlessLampDatabase } from '../src';
 import { awsAuthPluginOrSkip, installAwsAuthPlugin } from './support/aws-auth-plugin';
 import { ResponseBucket, SimulatedStack, type Answer, type Template } from './support/cfn-lifecycle';
-import { FAKE_CREDENTIALS, FAKE_REGION, freePort, handlerEnvironment, MariaDbServer, mariaDbOrSkip, SERVER_DNS_NAME } from './support/mariadb';
-import { FakeSecretsManager, invokeBundle } from './support/provider';
+import { FAKE_CREDENTIALS, FAKE_REGION, freePort, handlerEnvironment, MariaDbServer, mariaDbOrSkip, restoreEnvironment, SERVER_DNS_NAME } from './support/mariadb';
+import type { MariaDbServerOptions } from './support/mariadb';
+import { createMasterUser, FakeSecretsManager, invokeBundle, providerEnvironment } from './support/provider';
 
 const BUNDLE = join(__dirname, '..', 'assets', 'provider', 'users.lambda', 'index.js');
 const HANDLER_BUNDLE = join(__dirname, '..', 'assets', 'handler', 'query.lambda', 'index.js');
@@ -84,35 +85,33 @@ function logicalIdOf(template: Template, userName: string): string {
   return found[0];
 }
 
-describeWithMariaDb('the users provider through CloudFormation\'s requests, built from the synthesized stack', () => {
-  let server: MariaDbServer;
-  let secrets: FakeSecretsManager;
-  let bucket: ResponseBucket;
-  let cfn: SimulatedStack;
-  const v1 = synthesize(V1);
 
-  beforeAll(async () => {
+interface SendOptions {
+  readonly remainingMs?: number;
+  readonly env?: Record<string, string>;
+  /** Where the cluster endpoint resolves ('' for a name that no longer exists). */
+  readonly endpointTo?: string;
+  /** Where the template's port 3306 goes. */
+  readonly port?: number;
+}
+
+/**
+ * What stands in for AWS around one test server: Secrets Manager, the
+ * presigned response URLs, and Lambda invoking the shipped bundle the way
+ * CloudFormation does.
+ */
+class StandIns {
+  static async start(options: MariaDbServerOptions = {}): Promise<StandIns> {
     if (!existsSync(BUNDLE)) throw new Error(`provider bundle ${BUNDLE} not found: run 'npx projen bundle' first`);
-    server = await MariaDbServer.start({ database: 'lamp' });
-    secrets = await FakeSecretsManager.start();
-    bucket = await ResponseBucket.start(FAKE_REGION);
-    await server.adminQuery(`CREATE USER 'lampadmin'@'%' IDENTIFIED BY '${MASTER_PASSWORD.replace(/\\/g, '\\\\').replace(/'/g, "''")}' REQUIRE SSL`);
-    await server.adminQuery("GRANT ALL PRIVILEGES ON *.* TO 'lampadmin'@'%' WITH GRANT OPTION");
-    cfn = newStack(v1);
-  }, 60_000);
+    const server = await MariaDbServer.start({ database: 'lamp', ...options });
+    await createMasterUser(server, 'lampadmin', MASTER_PASSWORD);
+    return new StandIns(server, await FakeSecretsManager.start(), await ResponseBucket.start(FAKE_REGION));
+  }
 
-  afterAll(async () => {
-    await bucket?.stop();
-    await secrets?.stop();
-    await server?.destroy();
-  }, 30_000);
+  private constructor(readonly server: MariaDbServer, readonly secrets: FakeSecretsManager, readonly bucket: ResponseBucket) {}
 
-  beforeEach(async () => {
-    if (!server.running) await server.start();
-  }, 30_000);
-
-  /** A new stack (a new StackId) whose secrets the Secrets Manager stand-in holds. */
-  function newStack(template: Template, stackName = 'Shop'): SimulatedStack {
+  /** A new stack (a new StackId) of `template`, whose cluster endpoint is the test server and whose secrets the stand-in holds. */
+  stack(template: Template, stackName: string): SimulatedStack {
     const clusterId = Object.keys(template.Resources).find((id) => template.Resources[id].Type === 'AWS::RDS::DBCluster')!;
     const stack = new SimulatedStack(template, {
       stackName,
@@ -120,48 +119,24 @@ describeWithMariaDb('the users provider through CloudFormation\'s requests, buil
       account: '123456789012',
       attributes: { [clusterId]: { 'Endpoint.Address': SERVER_DNS_NAME } },
     });
-    registerSecrets(stack, template);
+    this.registerSecrets(stack, template);
     return stack;
   }
 
   /** Every secret of the template in the stand-in: the master's credentials, each user's password. */
-  function registerSecrets(stack: SimulatedStack, template: Template): void {
+  registerSecrets(stack: SimulatedStack, template: Template): void {
     for (const id of Object.keys(template.Resources).filter((r) => template.Resources[r].Type === USER_TYPE)) {
       const props = stack.properties(id, template);
-      secrets.put(props.SecretArn, { username: 'lampadmin', password: MASTER_PASSWORD, engine: 'mysql', port: 3306 });
-      if (props.PasswordSecretArn && !secrets.secrets.has(props.PasswordSecretArn)) {
-        secrets.put(props.PasswordSecretArn, { username: props.UserName, password: passwordOf(props.PasswordSecretArn) });
+      this.secrets.put(props.SecretArn, { username: 'lampadmin', password: MASTER_PASSWORD, engine: 'mysql', port: 3306 });
+      if (props.PasswordSecretArn && !this.secrets.secrets.has(props.PasswordSecretArn)) {
+        this.secrets.put(props.PasswordSecretArn, { username: props.UserName, password: passwordOf(props.PasswordSecretArn) });
       }
     }
   }
 
-  function passwordOf(secretArn: string): string {
-    return `pw-${secretArn.split(':').pop()}`;
-  }
-
   /** The function's environment, as the construct and Lambda set it. */
-  function env(overrides: Record<string, string> = {}): Record<string, string> {
-    return {
-      AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
-      AWS_SESSION_TOKEN: FAKE_CREDENTIALS.sessionToken,
-      AWS_REGION: FAKE_REGION,
-      AWS_CONFIG_FILE: '/nonexistent/aws-config',
-      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      SECRETS_MANAGER_ENDPOINT: secrets.endpoint,
-      DB_CA_BUNDLE_FILE: server.caFile,
-      ...overrides,
-    };
-  }
-
-  interface SendOptions {
-    readonly remainingMs?: number;
-    readonly env?: Record<string, string>;
-    /** Where the cluster endpoint resolves ('' for a name that no longer exists). */
-    readonly endpointTo?: string;
-    /** Where the template's port 3306 goes. */
-    readonly port?: number;
+  env(overrides: Record<string, string> = {}): Record<string, string> {
+    return { ...providerEnvironment(this.secrets, this.server.caFile), ...overrides };
   }
 
   /**
@@ -169,16 +144,16 @@ describeWithMariaDb('the users provider through CloudFormation\'s requests, buil
    * returns nothing) and returns the one answer it PUT to the response URL.
    * The process is ended at its timeout, as Lambda ends a function.
    */
-  async function send(request: ReturnType<SimulatedStack['requestFor']>, options: SendOptions = {}): Promise<Answer> {
+  async send(request: ReturnType<SimulatedStack['requestFor']>, options: SendOptions = {}): Promise<Answer> {
     const remainingMs = options.remainingMs ?? 30_000;
     const invocation = await invokeBundle<unknown>(BUNDLE, request, {
       remainingMs,
       killAfterMs: remainingMs,
-      env: options.env ?? env(),
+      env: options.env ?? this.env(),
       hosts: { [SERVER_DNS_NAME]: options.endpointTo ?? '127.0.0.1' },
-      ports: { 3306: options.port ?? server.port },
+      ports: { 3306: options.port ?? this.server.port },
     });
-    const answers = bucket.answers.get(request.RequestId) ?? [];
+    const answers = this.bucket.answers.get(request.RequestId) ?? [];
     if (answers.length !== 1) {
       throw new Error(`expected one answer, got ${answers.length}${invocation.killed ? ' (ended at its timeout)' : ''}:\n${invocation.lines.join('\n')}`);
     }
@@ -189,11 +164,10 @@ describeWithMariaDb('the users provider through CloudFormation\'s requests, buil
   }
 
   /** Create every custom resource of the stack, in the order the template's dependencies give (users before the retention resource). */
-  async function createAll(stack: SimulatedStack): Promise<Map<string, string>> {
+  async createAll(stack: SimulatedStack): Promise<Map<string, string>> {
     const ids = new Map<string, string>();
-    const order = [...stack.resourcesOfType(USER_TYPE), ...stack.resourcesOfType(RETENTION_TYPE)];
-    for (const id of order) {
-      const answer = await send(stack.requestFor('Create', id, { bucket }));
+    for (const id of [...stack.resourcesOfType(USER_TYPE), ...stack.resourcesOfType(RETENTION_TYPE)]) {
+      const answer = await this.send(stack.requestFor('Create', id, { bucket: this.bucket }));
       // The reason first: it says what went wrong.
       expect(answer.Reason).toBeUndefined();
       expect(answer).toMatchObject({ Status: 'SUCCESS', LogicalResourceId: id });
@@ -201,6 +175,44 @@ describeWithMariaDb('the users provider through CloudFormation\'s requests, buil
     }
     return ids;
   }
+
+  async stop(): Promise<void> {
+    await this.bucket.stop();
+    await this.secrets.stop();
+    await this.server.destroy();
+  }
+}
+
+/** The password the stand-in holds in a user's secret. */
+function passwordOf(secretArn: string): string {
+  return `pw-${secretArn.split(':').pop()}`;
+}
+
+describeWithMariaDb('the users provider through CloudFormation\'s requests, built from the synthesized stack', () => {
+  let standIns: StandIns;
+  let server: MariaDbServer;
+  let secrets: FakeSecretsManager;
+  let bucket: ResponseBucket;
+  let cfn: SimulatedStack;
+  const v1 = synthesize(V1);
+
+  beforeAll(async () => {
+    standIns = await StandIns.start();
+    ({ server, secrets, bucket } = standIns);
+    cfn = standIns.stack(v1, 'Shop');
+  }, 60_000);
+
+  afterAll(() => standIns?.stop(), 30_000);
+
+  beforeEach(async () => {
+    if (!server.running) await server.start();
+  }, 30_000);
+
+  const newStack = (template: Template, stackName: string) => standIns.stack(template, stackName);
+  const registerSecrets = (stack: SimulatedStack, template: Template) => standIns.registerSecrets(stack, template);
+  const send = (request: ReturnType<SimulatedStack['requestFor']>, options?: SendOptions) => standIns.send(request, options);
+  const createAll = (stack: SimulatedStack) => standIns.createAll(stack);
+  const env = (overrides?: Record<string, string>) => standIns.env(overrides);
 
   async function grantsOf(user: string): Promise<string[] | undefined> {
     try {
@@ -501,71 +513,30 @@ const plugin = availability.available ? awsAuthPluginOrSkip('test/users-lifecycl
 const describeWithPlugin = plugin?.available ? describe : describe.skip;
 
 describeWithPlugin('the default stack\'s first deploy, end-to-end IAM, against the IAM plugin stand-in', () => {
-  let server: MariaDbServer;
-  let secrets: FakeSecretsManager;
-  let bucket: ResponseBucket;
+  let standIns: StandIns;
   const app = new App();
   const stack = new Stack(app, 'Defaults');
   new ServerlessLampDatabase(stack, 'Db');
   const template = Assertions.fromStack(stack).toJSON() as Template;
 
   beforeAll(async () => {
-    server = await MariaDbServer.start({ database: 'lamp', extraPlugins: [(plugin as { path: string }).path] });
+    standIns = await StandIns.start({ extraPlugins: [(plugin as { path: string }).path] });
     const { accessKeyId, secretAccessKey } = FAKE_CREDENTIALS;
-    await installAwsAuthPlugin(server, { accessKeyId, secretAccessKey, region: FAKE_REGION });
-    secrets = await FakeSecretsManager.start();
-    bucket = await ResponseBucket.start(FAKE_REGION);
-    await server.adminQuery('CREATE USER \'lampadmin\'@\'%\' IDENTIFIED BY \'master-pw\' REQUIRE SSL');
-    await server.adminQuery("GRANT ALL PRIVILEGES ON *.* TO 'lampadmin'@'%' WITH GRANT OPTION");
+    await installAwsAuthPlugin(standIns.server, { accessKeyId, secretAccessKey, region: FAKE_REGION });
   }, 60_000);
 
-  afterAll(async () => {
-    await bucket?.stop();
-    await secrets?.stop();
-    await server?.destroy();
-  }, 30_000);
+  afterAll(() => standIns?.stop(), 30_000);
 
   test('Create answers SUCCESS, the user is made as on Aurora, and the shipped handler lists the tables as that user; deleting the stack keeps it', async () => {
-    const clusterId = Object.keys(template.Resources).find((id) => template.Resources[id].Type === 'AWS::RDS::DBCluster')!;
-    const cfn = new SimulatedStack(template, {
-      stackName: 'Defaults',
-      region: FAKE_REGION,
-      account: '123456789012',
-      attributes: { [clusterId]: { 'Endpoint.Address': SERVER_DNS_NAME } },
-    });
+    const { server, bucket } = standIns;
+    const cfn = standIns.stack(template, 'Defaults');
     const users = cfn.resourcesOfType(USER_TYPE);
     const retention = cfn.resourcesOfType(RETENTION_TYPE);
     expect(users).toHaveLength(1);
     expect(retention).toHaveLength(1);
-    secrets.put(cfn.properties(users[0]).SecretArn, { username: 'lampadmin', password: 'master-pw' });
-    const send = async (request: ReturnType<SimulatedStack['requestFor']>) => {
-      await invokeBundle(BUNDLE, request, {
-        remainingMs: 30_000,
-        killAfterMs: 30_000,
-        env: {
-          AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
-          AWS_REGION: FAKE_REGION,
-          AWS_EC2_METADATA_DISABLED: 'true',
-          SECRETS_MANAGER_ENDPOINT: secrets.endpoint,
-          DB_CA_BUNDLE_FILE: server.caFile,
-        },
-        hosts: { [SERVER_DNS_NAME]: '127.0.0.1' },
-        ports: { 3306: server.port },
-      });
-      const answers = bucket.answers.get(request.RequestId) ?? [];
-      expect(answers).toHaveLength(1);
-      return answers[0];
-    };
-    const ids = new Map<string, string>();
-    for (const id of [...users, ...retention]) {
-      const request = cfn.requestFor('Create', id, { bucket });
-      expect(request.ResourceProperties.ServiceTimeout).toBe('600');
-      const answer = await send(request);
-      expect(answer.Reason).toBeUndefined();
-      expect(answer.Status).toBe('SUCCESS');
-      ids.set(id, answer.PhysicalResourceId);
-    }
+    const send = (request: ReturnType<SimulatedStack['requestFor']>) => standIns.send(request);
+    expect(cfn.requestFor('Create', users[0], { bucket }).ResourceProperties.ServiceTimeout).toBe('600');
+    const ids = await standIns.createAll(cfn);
     const userName = cfn.properties(users[0]).UserName;
     expect(userName).toBe('lamp_app');
     const [account] = await server.adminQuery<Array<{ plugin: string; authentication_string: string }>>(
@@ -607,7 +578,7 @@ describeWithPlugin('the default stack\'s first deploy, end-to-end IAM, against t
         await handler!.resetForTests();
       }
     } finally {
-      process.env = saved;
+      restoreEnvironment(saved);
     }
 
     // The stack is deleted: retention first, then the user, which the final snapshot keeps.

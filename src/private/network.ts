@@ -171,8 +171,9 @@ export function allowS3(
   if (existing) return existing;
   const { vpc, vpcSubnets } = database;
   const stack = Stack.of(database);
-  const selected = vpc.selectSubnets(vpcSubnets).subnets;
-  const isolated = !vpc.selectSubnets(vpcSubnets).hasPublic && selected.every((s) => vpc.isolatedSubnets.includes(s));
+  const selection = vpc.selectSubnets(vpcSubnets);
+  const selected = selection.subnets;
+  const isolated = !selection.hasPublic && selected.every((s) => vpc.isolatedSubnets.includes(s));
   const served = s3RouteTablesOf(database, vpc);
   // One subnet per route table not served by an S3 gateway endpoint yet (a
   // subnet whose route table id is unknown counts as not served).

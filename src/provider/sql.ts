@@ -237,24 +237,23 @@ export function userStatements(
   const account = accountName(spec.userName, options);
   const statements: Statement[] = [];
 
-  let identified = '';
-  let identifiedRedacted = '';
-  if (spec.authentication === 'IAM') {
-    identified = identifiedRedacted = IAM_IDENTIFICATION;
-  } else if (!(current.exists && options.keepPassword)) {
-    if (options.password === undefined) throw new Error('PASSWORD authentication needs the password');
-    identified = `IDENTIFIED BY ${quoteString(options.password, options)}`;
-    identifiedRedacted = "IDENTIFIED BY '***'";
-  }
-  const verb = current.exists ? 'ALTER USER' : 'CREATE USER';
   // An existing password user keeps its password when asked to: the
   // rotation function owns it once the user exists, and setting AWSCURRENT
   // while a rotation has set AWSPENDING would undo that rotation.
-  const keep = current.exists && spec.authentication === 'PASSWORD' && options.keepPassword === true;
+  let identified = '';
+  let identifiedRedacted = '';
+  if (spec.authentication === 'IAM') {
+    identified = identifiedRedacted = ` ${IAM_IDENTIFICATION}`;
+  } else if (!(current.exists && options.keepPassword)) {
+    if (options.password === undefined) throw new Error('PASSWORD authentication needs the password');
+    identified = ` IDENTIFIED BY ${quoteString(options.password, options)}`;
+    identifiedRedacted = " IDENTIFIED BY '***'";
+  }
+  const verb = current.exists ? 'ALTER USER' : 'CREATE USER';
   const unlock = current.exists && options.unlock === true ? ' ACCOUNT UNLOCK' : '';
   statements.push({
-    sql: `${verb} ${account}${keep ? '' : ` ${identified}`} REQUIRE SSL${unlock}`,
-    redacted: `${verb} ${account}${keep ? '' : ` ${identifiedRedacted}`} REQUIRE SSL${unlock}`,
+    sql: `${verb} ${account}${identified} REQUIRE SSL${unlock}`,
+    redacted: `${verb} ${account}${identifiedRedacted} REQUIRE SSL${unlock}`,
   });
 
   const declared = declaredPrivileges(spec, options);

@@ -89,9 +89,14 @@ export interface InvocationContext {
 /* Create, Update, Delete                                                     */
 /* ------------------------------------------------------------------------ */
 
+/** The provider's schema and tables, made when missing. */
+async function ensureSchema(conn: Connection, budget: Budget): Promise<void> {
+  for (const statement of schemaStatements()) await run(conn, statement, budget.left(), false);
+}
+
 /** The provider's schema, the named lock on one account (held until the connection closes). */
 async function prepare(conn: Connection, userName: string, budget: Budget): Promise<void> {
-  for (const statement of schemaStatements()) await run(conn, statement, budget.left(), false);
+  await ensureSchema(conn, budget);
   const seconds = Math.max(1, Math.min(60, Math.floor((budget.left() - MIN_ATTEMPT_MS) / 1000)));
   const [rows] = await conn.query<RowDataPacket[]>({ sql: 'SELECT GET_LOCK(?, ?) AS got', values: [lockName(userName), seconds], timeout: budget.left() });
   if (Number(rows[0]?.got) !== 1) {
@@ -233,7 +238,7 @@ async function recordDeparture(target: ConnectionSpec, requester: Requester, bud
   try {
     return await withMasterConnection(target, budget, async (conn) => {
       const settings = await settingsOf(conn, budget.left());
-      for (const statement of schemaStatements()) await run(conn, statement, budget.left(), false);
+      await ensureSchema(conn, budget);
       await run(conn, recordDepartureStatement(requester.stackId, settings), budget.left(), false);
       return 'recorded' as const;
     }, { goneWhenNotFound: true });

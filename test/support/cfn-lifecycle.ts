@@ -36,6 +36,7 @@ import type {
   CloudFormationCustomResourceCreateEvent, CloudFormationCustomResourceDeleteEvent, CloudFormationCustomResourceEvent,
   CloudFormationCustomResourceUpdateEvent,
 } from 'aws-lambda';
+import type { CustomResourceResponse } from '../../src/provider/custom-resource';
 
 /** A template as synthesized. */
 export interface Template {
@@ -183,7 +184,7 @@ export class SimulatedStack {
   requestFor(
     requestType: 'Create' | 'Update' | 'Delete',
     logicalId: string,
-    options: { bucket: ResponseBucket; physicalId?: string; template?: Template; oldTemplate?: Template; oldLogicalId?: string },
+    options: { bucket: ResponseUrls; physicalId?: string; template?: Template; oldTemplate?: Template; oldLogicalId?: string },
   ): CloudFormationCustomResourceEvent {
     const template = options.template ?? this.template;
     const resource = template.Resources[logicalId];
@@ -237,21 +238,16 @@ export function stringify(value: unknown): unknown {
   return typeof value === 'number' || typeof value === 'boolean' ? String(value) : value;
 }
 
-/** One answer the function PUT to the response URL. */
-export interface Answer {
-  readonly Status: 'SUCCESS' | 'FAILED';
-  readonly Reason?: string;
-  readonly PhysicalResourceId: string;
-  readonly StackId: string;
-  readonly RequestId: string;
-  readonly LogicalResourceId: string;
-  readonly Data?: Record<string, string>;
-  /** When it arrived (ms since the epoch). */
-  readonly at: number;
+/** Where CloudFormation waits for the answer to each request: one presigned URL per request. */
+export interface ResponseUrls {
+  urlFor(requestId: string): string;
 }
 
+/** One answer the function PUT to the response URL, and when it arrived (ms since the epoch). */
+export type Answer = CustomResourceResponse & { readonly at: number };
+
 /** A stand-in for CloudFormation's presigned response URLs: records each answer by request. */
-export class ResponseBucket {
+export class ResponseBucket implements ResponseUrls {
   static async start(region: string): Promise<ResponseBucket> {
     const bucket = new ResponseBucket(region);
     await new Promise<void>((resolve) => bucket.server.listen(0, '127.0.0.1', resolve));

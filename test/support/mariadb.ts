@@ -646,3 +646,11 @@ export function handlerEnvironment(server: MariaDbServer): Record<string, string
     DB_NAME: server.database,
   };
 }
+
+/** Puts `process.env` back as `saved` (a copy taken before a test changed it): variables added since are removed. */
+export function restoreEnvironment(saved: Record<string, string | undefined>): void {
+  for (const k of Object.keys(process.env)) {
+    if (!(k in saved)) delete process.env[k];
+  }
+  Object.assign(process.env, saved);
+}

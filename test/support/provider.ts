@@ -12,6 +12,7 @@
 import { spawn } from 'node:child_process';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { FAKE_CREDENTIALS, FAKE_REGION } from './mariadb';
 
 /** The versions of one secret, by stage. */
 export interface FakeSecret {
@@ -216,4 +217,30 @@ export async function invokeBundle<R>(bundle: string, event: object, options: In
   const outcome = JSON.parse(stdout.slice(at + RESULT_MARK.length).trim());
   const lines = (stdout.slice(0, at) + '\n' + stderr).split('\n').filter((l) => l.trim() !== '');
   return { ...outcome, lines };
+}
+
+/**
+ * The users provider's environment, as Lambda and the construct set it,
+ * pointed at the stand-ins: nothing else (no AWS config files, no metadata
+ * service).
+ */
+export function providerEnvironment(secrets: FakeSecretsManager, caFile: string): Record<string, string> {
+  return {
+    AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
+    AWS_SESSION_TOKEN: FAKE_CREDENTIALS.sessionToken,
+    AWS_REGION: FAKE_REGION,
+    AWS_CONFIG_FILE: '/nonexistent/aws-config',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    SECRETS_MANAGER_ENDPOINT: secrets.endpoint,
+    DB_CA_BUNDLE_FILE: caFile,
+  };
+}
+
+/** Makes the master user on a test server as Aurora's is: a password, every privilege, the grant option, TLS required. */
+export async function createMasterUser(server: { adminQuery(sql: string): Promise<unknown> }, username: string, password: string): Promise<void> {
+  const literal = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+  await server.adminQuery(`CREATE USER '${username}'@'%' IDENTIFIED BY ${literal(password)} REQUIRE SSL`);
+  await server.adminQuery(`GRANT ALL PRIVILEGES ON *.* TO '${username}'@'%' WITH GRANT OPTION`);
 }
