@@ -234,8 +234,15 @@ describe('command line arguments', () => {
 
   test('defaults', () => {
     expect(parseCli(base, {})).toEqual({
-      command: 'migrate', directory: 'db/migrations', host: '127.0.0.1', port: 3306, user: 'root', database: 'lamp',
-      ssl: false, outOfOrder: false, lockTimeoutSeconds: 60,
+      command: 'migrate',
+      directory: 'db/migrations',
+      host: '127.0.0.1',
+      port: 3306,
+      user: 'root',
+      database: 'lamp',
+      ssl: false,
+      outOfOrder: false,
+      lockTimeoutSeconds: 60,
     });
   });
 
@@ -244,8 +251,17 @@ describe('command line arguments', () => {
       'status', '--host', 'db.example', '--port', '3307', '--user', 'u', '--database', 'd', '--password-env', 'PW',
       '--ssl-ca', 'ca.pem', '--out-of-order', '--lock-timeout', '5', 'dir',
     ], { PW: 'secret' })).toEqual({
-      command: 'status', directory: 'dir', host: 'db.example', port: 3307, user: 'u', database: 'd', passwordEnv: 'PW',
-      sslCa: 'ca.pem', ssl: true, outOfOrder: true, lockTimeoutSeconds: 5,
+      command: 'status',
+      directory: 'dir',
+      host: 'db.example',
+      port: 3307,
+      user: 'u',
+      database: 'd',
+      passwordEnv: 'PW',
+      sslCa: 'ca.pem',
+      ssl: true,
+      outOfOrder: true,
+      lockTimeoutSeconds: 5,
     });
   });
 
