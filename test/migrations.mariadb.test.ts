@@ -6,7 +6,8 @@
  * history compared with the engine's.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createConnection } from 'mysql2/promise';
@@ -259,6 +260,20 @@ describeWithMariaDb('migrations against MariaDB', () => {
     expect(await historyOf(server, 'shop_deadline')).toEqual([]);
   });
 
+  test('a statement still running at the deadline fails the run with the reason', async () => {
+    const slow = { 'V1__slow.sql': 'CREATE TABLE IF NOT EXISTS slow (id INT);\nSELECT SLEEP(30);\n' };
+    const err = await failureOf(run('shop_deadline', [...Object.entries(slow)].map(([name, content]) => ({ name, content })), {
+      deadline: Date.now() + 3_000, minimumFileTimeMs: 0,
+    }));
+    expect(err.failure).toBe('deadline');
+    expect(err.message).toMatch(/^V1__slow.sql: statement 2 of 2 \(line 2: SELECT SLEEP\(30\)\) did not finish within the time budget \(\d+ s were left when it started; the server may still finish it\)\. Statements 1 to 1 of this file ran and stay applied/);
+    expect(err.message).toContain('The connection was closed without recording the version, which counts as not applied; ' +
+      'run again with more time, or split the file: version 1 then runs again from its first statement');
+    expect(await historyOf(server, 'shop_deadline')).toEqual([]);
+    await server.adminQuery('DROP DATABASE shop_deadline');
+    await server.adminQuery('CREATE DATABASE shop_deadline');
+  });
+
   test('a connection without a default database is refused', async () => {
     const bare = await createConnection({
       host: server.host, port: server.port, user: MIGRATION_USER, password: MIGRATION_PASSWORD, ssl: { ca: server.caPem },
@@ -273,7 +288,7 @@ describeWithMariaDb('migrations against MariaDB', () => {
   describe('the command line', () => {
     const cli = async (args: string[], env: Record<string, string> = {}) => {
       try {
-        const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
+        const { stdout, stderr } = await promisify(execFile)(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
         return { code: 0, stdout, stderr };
       } catch (err) {
         const e = err as { code: number; stdout: string; stderr: string };
@@ -285,8 +300,13 @@ describeWithMariaDb('migrations against MariaDB', () => {
     ];
     const env = { MIGRATION_PW: MIGRATION_PASSWORD };
 
+    /** The shipped bundle, copied to a directory with no node_modules above it: it must need nothing else. */
+    let bin: string;
+
     beforeAll(() => {
       if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npx projen bundle\` first`);
+      bin = join(mkdtempSync(join(tmpdir(), 'lamp-cli-')), 'serverless-lamp-database.js');
+      copyFileSync(CLI, bin);
     });
 
     test('migrate prints progress per file and writes the same history rows as the engine', async () => {

@@ -20,6 +20,8 @@ import { splitStatements, statementSummary, type Statement } from './split';
 /** The part of a mysql2 promise connection the engine uses. */
 export interface MigrationConnection {
   query(options: { sql: string; values?: unknown[]; timeout?: number }): Promise<[unknown, unknown]>;
+  /** Closes the connection at once (after a statement overran the deadline, whose reply would hold up anything sent after it). */
+  destroy?(): void;
 }
 
 /** What the engine reports while it works. */
@@ -121,6 +123,48 @@ export function describeServerError(err: unknown): string {
 }
 
 /**
+ * Records a failed file (success = 0, replacing an earlier failed row of its
+ * version) and returns the message that names the file, the statement, the
+ * server's error and what to do next. After a statement overran the deadline
+ * the connection is closed instead: the statement still runs on the server
+ * and its reply would hold up anything sent after it; no row is written, and
+ * the version runs again from its first statement, as a failed one does.
+ */
+async function recordFailure(
+  conn: MigrationConnection,
+  database: string,
+  file: MigrationFile,
+  failed: { index: number; statements: readonly Statement[]; started: number; error: unknown; timedOut?: number },
+): Promise<string> {
+  const { index: n, statements: list } = failed;
+  const statement = list[n];
+  let recorded: string;
+  let what: string;
+  let next: string;
+  if (failed.timedOut !== undefined) {
+    conn.destroy?.();
+    recorded = 'The connection was closed without recording the version, which counts as not applied';
+    what = `did not finish within the time budget (${Math.round(failed.timedOut / 1000)} s were left when it started; ` +
+      'the server may still finish it)';
+    next = 'run again with more time, or split the file';
+  } else {
+    recorded = 'The history records the version as failed';
+    what = `failed: ${describeServerError(failed.error)}`;
+    next = 'fix the file and run again';
+    try {
+      await rowsOf(conn, deleteFailedSql(database), [file.version]);
+      await rowsOf(conn, insertHistorySql(database), [file.version, file.description, file.script, file.checksum, Date.now() - failed.started, 0]);
+    } catch (historyErr) {
+      recorded = `Recording the failure in the history failed too (${describeServerError(historyErr)})`;
+    }
+  }
+  return `${file.script}: statement ${n + 1} of ${list.length} (line ${statement.line}: ${statementSummary(statement)}) ${what}. ` +
+    (n > 0 ? `Statements 1 to ${n} of this file ran and stay applied (MySQL commits DDL statements implicitly). ` : '') +
+    `${recorded}; ${next}: version ${file.version} then runs again from its first statement` +
+    (n > 0 ? ', so its statements must be safe to repeat (IF NOT EXISTS), or fix forward in a new version' : '');
+}
+
+/**
  * The versions of `sources` and the history, with their states; reads only
  * (no lock, no history table made).
  */
@@ -182,21 +226,12 @@ export async function migrate(conn: MigrationConnection, sources: readonly Migra
         try {
           await rowsOf(conn, statement.sql, undefined, timeLeft === undefined ? undefined : Math.max(1, timeLeft));
         } catch (err) {
-          const executionTimeMs = Date.now() - started;
-          let recorded = 'the history records the version as failed';
-          try {
-            await rowsOf(conn, deleteFailedSql(database), [file.version]);
-            await rowsOf(conn, insertHistorySql(database), [file.version, file.description, file.script, file.checksum, executionTimeMs, 0]);
-          } catch (historyErr) {
-            recorded = `recording the failure in the history failed too (${describeServerError(historyErr)})`;
-          }
-          const message = `${file.script}: statement ${n + 1} of ${list.length} (line ${statement.line}: ${statementSummary(statement)}) ` +
-            `failed: ${describeServerError(err)}. ` +
-            (n > 0 ? `Statements 1 to ${n} of this file ran and stay applied (MySQL commits DDL statements implicitly). ` : '') +
-            `${recorded[0].toUpperCase()}${recorded.slice(1)}; fix the file and run again: version ${file.version} then runs again from its first statement` +
-            (n > 0 ? ', so its statements must be safe to repeat (IF NOT EXISTS), or fix forward in a new version' : '');
+          const timedOut = timeLeft !== undefined && (err as { code?: string }).code === 'PROTOCOL_SEQUENCE_TIMEOUT';
+          const message = await recordFailure(conn, database, file, {
+            index: n, statements: list, started, error: err, timedOut: timedOut ? timeLeft : undefined,
+          });
           progress({ kind: 'failed', file, message });
-          throw new MigrationError('statement', message);
+          throw new MigrationError(timedOut ? 'deadline' : 'statement', message);
         }
       }
       const executionTimeMs = Date.now() - started;
