@@ -5,7 +5,7 @@
  * at synth time (the asset's fingerprint) read files the same way.
  *
  * Names follow Flyway's versioned-migration convention
- * (https://documentation.red-gate.com/fd/migrations-184127470.html):
+ * (https://documentation.red-gate.com/fd/versioned-migrations-273973333.html):
  * `V<version>__<description>.sql`, the version made of numbers separated by
  * dots or underscores (`V1`, `V1.1`, `V2_3`), two underscores, then a
  * description whose underscores read as spaces. Repeatable (`R__`) and undo
