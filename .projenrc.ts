@@ -157,6 +157,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // The shapes of the events AWS sends (custom resource requests): the
     // lifecycle tests build their requests as these types.
     '@types/aws-lambda',
+    // Splits migration files into statements as the mysql client does
+    // (comments, quotes, DELIMITER); bundled into the provider and the CLI.
+    'dbgate-query-splitter@^4.12.0',
   ],
 
   jestOptions: {
@@ -215,6 +218,29 @@ for (const entrypoint of lambdaEntrypoints) {
 for (const entrypoint of Object.keys(lambdaBundling)) {
   if (!lambdaEntrypoints.includes(entrypoint)) throw new Error(`.projenrc.ts: ${entrypoint} does not exist`);
 }
+
+/*
+ * The `serverless-lamp-database` command (src/cli/main.ts: `migrate` and
+ * `status`), bundled like the functions, with mysql2 and the statement
+ * splitter, so that it runs from the package with no runtime dependency.
+ * Built for the oldest Node.js still supported, since it runs on developers'
+ * machines rather than on a runtime we choose.
+ */
+const CLI_BIN = 'serverless-lamp-database.js';
+const cliBundle = project.bundler.addBundle('src/cli/main.ts', {
+  platform: 'node',
+  target: 'node20',
+  externals: [],
+  sourcemap: false,
+  outfile: CLI_BIN,
+  executable: true,
+  banner: '#!/usr/bin/env node',
+  watchTask: false,
+});
+project.package.addBin({ 'serverless-lamp-database': `${cliBundle.outdir}/${CLI_BIN}` });
+// The command and the migration engine's splitter are bundled with their devDependencies.
+project.eslint?.allowDevDeps('src/cli/**');
+project.eslint?.allowDevDeps('src/migrations/split.ts');
 
 // integ-tests-alpha: projen's IntegRunner asks for `@latest`; pin the newest release available
 // when this was written whose aws-cdk-lib peer range (^2.245.0) includes the version we build with.
@@ -280,6 +306,8 @@ project.npmignore?.exclude(
   // The handler ships as its bundle in assets/; its compiled sources are not used.
   '/lib/handler/query.lambda.*', '/lib/handler/shims/',
   '/lib/provider/users.lambda.*', '/lib/provider/shims/',
+  // The command ships as its bundle in assets/cli/.
+  '/lib/cli/',
   ...Object.entries(FUNCTION_MODULES).flatMap(([dir, modules]) => modules.map((m) => `/${dir.replace(/^src/, 'lib')}/${m}.*`)),
 );
 

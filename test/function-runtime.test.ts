@@ -99,7 +99,8 @@ test.each([
 
 test('the functions are bundled for the oldest runtime functionRuntime allows', () => {
   const tasks = JSON.parse(readFileSync(path.join(__dirname, '..', '.projen', 'tasks.json'), 'utf8')).tasks;
-  const bundles = Object.keys(tasks).filter((name) => name.startsWith('bundle:') && !name.endsWith(':watch'));
+  // The serverless-lamp-database command (bundle:cli/main) runs on developers' machines, not on a function runtime.
+  const bundles = Object.keys(tasks).filter((name) => name.startsWith('bundle:') && !name.endsWith(':watch') && name !== 'bundle:cli/main');
   expect(bundles.sort()).toEqual(['bundle:handler/query.lambda', 'bundle:provider/users.lambda']);
   for (const name of bundles) {
     expect(tasks[name].steps[0].execArgs).toContain(`--target=node${LOWEST_NODE_MAJOR}`);
