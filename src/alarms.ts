@@ -1,6 +1,7 @@
 import { aws_cloudwatch as cloudwatch } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { DatabaseAlarmsOptions, HandlerErrorCode, ProxyAlarmsOptions } from './monitoring';
+import { HandlerErrorCode } from './handler-error-code';
+import { DatabaseAlarmsOptions, ProxyAlarmsOptions } from './monitoring';
 import { alarmsOfProxy, createClusterAndHandlerAlarms, createProxyAlarms } from './private/alarms';
 import { assertNoDatabaseAlarms, registerDatabaseAlarms, registerProxyAlarms } from './private/monitoring';
 import type { ProxyBase } from './proxy-base';

@@ -1,7 +1,8 @@
 import { Duration, aws_cloudwatch as cloudwatch, aws_ec2 as ec2, aws_iam as iam, aws_lambda as lambda, aws_rds as rds } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { ProxyAlarms } from './alarms';
 import { ConnectFunctionOptions } from './connect-function';
-import { ProxyAlarms, ProxyAlarmsOptions, ProxyAvailabilityMetricOptions } from './monitoring';
+import { ProxyAlarmsOptions, ProxyAvailabilityMetricOptions } from './monitoring';
 import { connectFunction } from './private/clients';
 import { ServerlessLampValidationError } from './private/errors';
 import { proxyAlarmsOf } from './private/monitoring';

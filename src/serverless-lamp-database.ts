@@ -11,8 +11,10 @@ import {
   aws_secretsmanager as secretsmanager,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { DatabaseAlarms } from './alarms';
 import { DatabaseUser, DatabaseUserOptions } from './database-user';
-import { DashboardOptions, DatabaseAlarms, DatabaseAlarmsOptions, HandlerErrorCode, HandlerFailuresMetricOptions } from './monitoring';
+import { HandlerErrorCode } from './handler-error-code';
+import { DashboardOptions, DatabaseAlarmsOptions, HandlerFailuresMetricOptions } from './monitoring';
 import { acknowledgeCluster, acknowledgeCreatedVpc, acknowledgeInlinePolicies } from './private/acknowledgments';
 import { addRotation, createCluster, retainWithCluster } from './private/cluster';
 import { encryptionKey } from './private/encryption';
@@ -26,9 +28,9 @@ import { addReadOnlyEndpoint } from './private/read-only-endpoint';
 import { recordSettings } from './private/settings';
 import { proxyAuthentication, registerProxySecrets, setUpUsers } from './private/users';
 import { validateDatabaseProps } from './private/validation';
-import { ApplicationProxy, ProxyOptions } from './proxy';
+import { ApplicationProxy } from './proxy';
 import { ProxyBase } from './proxy-base';
-
+import { ProxyOptions } from './proxy-options';
 import { ServerlessLampDatabaseProps } from './serverless-lamp-database-props';
 
 /**

@@ -8,10 +8,10 @@ import { ALARM_DEFAULTS, AlarmDefaults, OPERATOR_TEXT } from './alarm-defaults';
 import { ServerlessLampValidationError } from './errors';
 import { AlarmMetric, capacityUtilizationMetric, writerCpuMetric } from './metrics';
 import { validateNumber } from './validation';
+import type { HandlerErrorCode } from '../handler-error-code';
 import type {
   AlarmSettings,
   DatabaseAlarmsOptions,
-  HandlerErrorCode,
   HandlerFailureCodeAlarmSettings,
   ProxyAlarmsOptions,
 } from '../monitoring';

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { Stack, aws_iam as iam, aws_lambda as lambda, aws_rds as rds } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { ServerlessLampValidationError } from './errors';
-import { MYSQL_PORT } from './proxy';
+import { MYSQL_PORT } from './mysql';
 import { databaseOf, declaredUser } from './users';
 import type { ConnectFunctionOptions } from '../connect-function';
 import type { ProxyBase } from '../proxy-base';

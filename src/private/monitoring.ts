@@ -8,7 +8,8 @@ import { validateDatabaseAlarmsOptions } from './alarms';
 import { DatabaseDashboard } from './dashboard';
 import { ServerlessLampValidationError } from './errors';
 import type { DatabaseAlarms, ProxyAlarms } from '../alarms';
-import type { DatabaseAlarmsOptions, DashboardOptions, HandlerErrorCode, MonitoringOptions, ProxyAlarmsOptions } from '../monitoring';
+import type { HandlerErrorCode } from '../handler-error-code';
+import type { DatabaseAlarmsOptions, DashboardOptions, MonitoringOptions, ProxyAlarmsOptions } from '../monitoring';
 import type { ProxyBase } from '../proxy-base';
 import type { ServerlessLampDatabase } from '../serverless-lamp-database';
 
