@@ -1,9 +1,8 @@
 import { aws_ec2 as ec2, aws_rds as rds } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { registerApplicationProxy } from './private/monitoring';
 import { createProxy } from './private/proxy';
-import { settingsOf } from './private/settings';
-import { proxyAuthentication, recordFront, registerProxySecrets } from './private/users';
+import type { DatabaseState } from './private/state';
+import { proxyAuthentication, registerProxySecrets } from './private/users';
 import { ProxyBase } from './proxy-base';
 import { ProxyOptions } from './proxy-options';
 import type { ServerlessLampDatabase } from './serverless-lamp-database';
@@ -41,27 +40,29 @@ export class ApplicationProxy extends ProxyBase {
    */
   public readonly proxyEndpoint: string;
 
+  /** @internal */
+  public readonly _state: DatabaseState;
+
   constructor(scope: Construct, id: string, props: ApplicationProxyProps) {
     super(scope, id);
     const database = props.database;
+    this._state = database._state;
     ({ proxy: this.proxy, connections: this.connections } = createProxy(this, {
       cluster: database.cluster,
-      authentication: proxyAuthentication(database),
+      authentication: proxyAuthentication(this._state.users),
       role: database.proxyRole,
       vpc: database.vpc,
       vpcSubnets: database.vpcSubnets,
       encryptionKey: database.encryptionKey,
-      logRetention: settingsOf(database).logRetention,
-      logRemovalPolicy: settingsOf(database).logRemovalPolicy,
+      ...this._state.logging,
       options: props,
       propPrefix: '',
       securityGroupId: 'SecurityGroup',
     }));
-    registerProxySecrets(database, this.proxy);
-    recordFront(this, database);
+    registerProxySecrets(this._state.users, this.proxy);
     this.proxyEndpoint = this.proxy.endpoint;
     this.defaultDatabaseUser = database.defaultDatabaseUser;
     // The database's alarms and dashboard cover this proxy too.
-    registerApplicationProxy(database, this);
+    database._addedProxy(this);
   }
 }
