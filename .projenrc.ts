@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { awscdk, javascript } from 'projen';
 
 /*
@@ -264,6 +264,55 @@ const FUNCTION_MODULES = {
 for (const [dir, modules] of Object.entries(FUNCTION_MODULES)) {
   for (const m of modules) project.eslint?.allowDevDeps(`${dir}/${m}.ts`);
 }
+
+/*
+ * Imports run one way: index -> constructs -> private builders -> private
+ * leaves -> public type leaves (props, options, enums). Lint keeps it so:
+ * - no import cycle. Type-only imports do not count: a construct may name
+ *   another construct's type where the public API needs it
+ *   (`DatabaseUserProps.database`), and `import type` says that is all it does;
+ * - nothing below the constructs (src/private, the functions' code, the
+ *   public type leaves) imports a file that declares a construct: private
+ *   builders take values (fields, a small props interface), not constructs.
+ * The construct files are found here, so a new one is covered too: the
+ * top-level files declaring a class that extends `Construct`, or one of theirs.
+ */
+const topLevelSources = Object.fromEntries(readdirSync('src')
+  .filter((f) => f.endsWith('.ts'))
+  .map((f) => [f, readFileSync(`src/${f}`, 'utf8')]));
+const constructClasses = new Set(['Construct']);
+for (let grew = true; grew;) {
+  grew = false;
+  for (const text of Object.values(topLevelSources)) {
+    for (const [, name, base] of text.matchAll(/\bclass (\w+) extends (\w+)/g)) {
+      if (constructClasses.has(base) && !constructClasses.has(name)) {
+        constructClasses.add(name);
+        grew = true;
+      }
+    }
+  }
+}
+const declaresConstruct = (text: string) => [...text.matchAll(/\bclass \w+ extends (\w+)/g)].some(([, base]) => constructClasses.has(base));
+const constructFiles = Object.keys(topLevelSources).filter((f) => declaresConstruct(topLevelSources[f])).sort().map((f) => `./src/${f}`);
+const typeLeaves = Object.keys(topLevelSources)
+  .filter((f) => f !== 'index.ts' && !declaresConstruct(topLevelSources[f])).sort().map((f) => `./src/${f}`);
+project.eslint?.addRules({
+  'import/no-cycle': ['error', { ignoreExternal: true }],
+  'import/no-restricted-paths': ['error', {
+    zones: [
+      {
+        target: ['./src/private', './src/provider', './src/handler'],
+        from: constructFiles,
+        message: 'private modules take values (fields, a small props interface), never a construct: pass what is needed from the construct',
+      },
+      {
+        target: typeLeaves,
+        from: constructFiles,
+        message: 'public type leaves (props, options, enums) import no construct: move the shared type to a leaf',
+      },
+    ],
+  }],
+});
 
 // The handler asset must exist before tests synthesize stacks that use it.
 project.testTask.prependSpawn(project.bundler.bundleTask);

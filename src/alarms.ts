@@ -1,8 +1,9 @@
 import { aws_cloudwatch as cloudwatch } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { DatabaseAlarmsOptions, HandlerErrorCode, ProxyAlarmsOptions } from './monitoring';
+import { HandlerErrorCode } from './handler-error-code';
+import { DatabaseAlarmsOptions, ProxyAlarmsOptions } from './monitoring';
 import { alarmsOfProxy, createClusterAndHandlerAlarms, createProxyAlarms } from './private/alarms';
-import { assertNoDatabaseAlarms, registerDatabaseAlarms, registerProxyAlarms } from './private/monitoring';
+import { capacityUtilizationMetric, writerCpuMetric } from './private/metrics';
 import type { ProxyBase } from './proxy-base';
 import type { ServerlessLampDatabase } from './serverless-lamp-database';
 
@@ -44,9 +45,16 @@ export class ProxyAlarms extends Construct {
 
   constructor(scope: Construct, id: string, props: ProxyAlarmsProps) {
     super(scope, id);
-    this.proxy = props.proxy;
-    registerProxyAlarms(props.proxy, this);
-    const made = createProxyAlarms(this, props.proxy, props, '');
+    const proxy = props.proxy;
+    this.proxy = proxy;
+    proxy._addedProxyAlarms(this);
+    const made = createProxyAlarms(this, proxy.node.path, {
+      availability: proxy.metricAvailabilityPercentage(),
+      databaseConnectionsUtilization: proxy.metricDatabaseConnectionsUtilization(),
+      sessionPinning: proxy.metricDatabaseConnectionsCurrentlySessionPinned(),
+      borrowLatency: proxy.metricDatabaseConnectionsBorrowLatency(),
+      failedClientAuthentications: proxy.metricClientConnectionsSetupFailedAuth(),
+    }, props, '');
     this.availability = made.availability;
     this.databaseConnectionsUtilization = made.databaseConnectionsUtilization;
     this.sessionPinning = made.sessionPinning;
@@ -99,8 +107,15 @@ export class DatabaseAlarms extends Construct {
 
   constructor(scope: Construct, id: string, props: DatabaseAlarmsProps) {
     super(scope, id);
-    assertNoDatabaseAlarms(props.database);
-    const made = createClusterAndHandlerAlarms(this, props.database, props, '', HandlerErrorCode.databasePathCodes);
+    const database = props.database;
+    database._addedAlarms(this);
+    const made = createClusterAndHandlerAlarms(this, database.node.path, {
+      handlerFailures: (errorCode) => database.metricHandlerFailures({ errorCode }),
+      handlerErrors: database.metricHandlerErrors(),
+      handlerThrottles: database.metricHandlerThrottles(),
+      capacityAtMaximum: capacityUtilizationMetric(database.cluster),
+      writerCpu: writerCpuMetric(database.cluster),
+    }, props, '', HandlerErrorCode.databasePathCodes);
     this.handlerFailures = made.handlerFailures;
     this.handlerFailuresByCode = made.handlerFailuresByCode.map((c) => c.alarm);
     this.byCode = new Map(made.handlerFailuresByCode.map((c) => [c.code, c.alarm]));
@@ -108,7 +123,9 @@ export class DatabaseAlarms extends Construct {
     this.handlerThrottles = made.handlerThrottles;
     this.capacityAtMaximum = made.capacityAtMaximum;
     this.writerCpu = made.writerCpu;
-    this.proxy = registerDatabaseAlarms(props.database, this, props);
+    // The database's own proxy, unless it has its alarms already; and its added proxies.
+    this.proxy = database.proxyAlarms ?? database.addProxyAlarms(props);
+    if (props.alarmAddedProxies ?? true) database._alarmAddedProxies(props);
   }
 
   /**

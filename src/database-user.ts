@@ -147,7 +147,14 @@ export class DatabaseUser extends Construct {
     validateUser(props);
     this.database = props.database;
     this.userName = props.userName;
-    const declared = declareUser(this, props, grantsOf(props));
+    const database = props.database;
+    const declared = declareUser(this, {
+      state: database._state,
+      cluster: database.cluster,
+      secret: database.secret,
+      proxyRole: database.proxyRole,
+      encryptionKey: database.encryptionKey,
+    }, props.userName, grantsOf(props));
     this.secret = declared.secret;
     const resource = new CustomResource(this, 'Resource', {
       serviceToken: declared.serviceToken,

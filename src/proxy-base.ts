@@ -1,10 +1,11 @@
 import { Duration, aws_cloudwatch as cloudwatch, aws_ec2 as ec2, aws_iam as iam, aws_lambda as lambda, aws_rds as rds } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { ProxyAlarms } from './alarms';
 import { ConnectFunctionOptions } from './connect-function';
-import { ProxyAlarms, ProxyAlarmsOptions, ProxyAvailabilityMetricOptions } from './monitoring';
-import { connectFunction } from './private/clients';
+import { ProxyAlarmsOptions, ProxyAvailabilityMetricOptions } from './monitoring';
+import { assertInVpc, configureClient, readOnlyHost } from './private/clients';
 import { ServerlessLampValidationError } from './private/errors';
-import { proxyAlarmsOf } from './private/monitoring';
+import type { DatabaseState } from './private/state';
 import { prepareConnect } from './private/users';
 
 /**
@@ -31,6 +32,15 @@ export abstract class ProxyBase extends Construct implements ec2.IConnectable {
   public abstract readonly defaultDatabaseUser: string;
 
   /**
+   * The state of the database this proxy belongs to: its users, what it decided.
+   * @internal
+   */
+  public abstract readonly _state: DatabaseState;
+
+  /** The alarms of this proxy, once added (`ProxyAlarms` records itself here). */
+  private alarmsOfProxy?: ProxyAlarms;
+
+  /**
    * Grants `rds-db:connect` through the proxy as a database user.
    *
    * The permission names the proxy's resource id (`prx-...`), as IAM requires.
@@ -45,7 +55,7 @@ export abstract class ProxyBase extends Construct implements ec2.IConnectable {
    */
   public grantConnect(grantee: iam.IGrantable, dbUser?: string): iam.Grant {
     const user = dbUser ?? this.defaultDatabaseUser;
-    prepareConnect(this, user);
+    prepareConnect(this._state.users, this._state.masterUsername, user);
     return this.proxy.grantConnect(grantee, user);
   }
 
@@ -61,7 +71,13 @@ export abstract class ProxyBase extends Construct implements ec2.IConnectable {
    * @param options the database user, the endpoint, the PHP connector
    */
   public connectFunction(fn: lambda.Function, options: ConnectFunctionOptions = {}): iam.Grant {
-    return connectFunction(this, fn, options);
+    assertInVpc(this._state, fn);
+    const host = options.readOnly ? readOnlyHost(this._state, this.node.path, this._readOnlyEndpoint()) : this.proxy.endpoint;
+    this.connections.allowDefaultPortFrom(fn, `${fn.node.id} to the RDS Proxy`);
+    const user = options.databaseUser ?? this.defaultDatabaseUser;
+    const grant = this.grantConnect(fn, user);
+    configureClient(this._state, fn, { host, user, phpConnector: options.phpConnector });
+    return grant;
   }
 
   /**
@@ -234,14 +250,35 @@ export abstract class ProxyBase extends Construct implements ec2.IConnectable {
    * @param options thresholds, which alarms, and an SNS topic to notify
    */
   public addProxyAlarms(options: ProxyAlarmsOptions = {}): ProxyAlarms {
-    if (this.proxyAlarms) {
-      throw new ServerlessLampValidationError(`${this.node.path} already has its proxy alarms`);
-    }
+    this.assertNoProxyAlarms();
     return new ProxyAlarms(this, 'ProxyAlarms', { ...options, proxy: this });
   }
 
   /** The alarms of this proxy, once added. */
   public get proxyAlarms(): ProxyAlarms | undefined {
-    return proxyAlarmsOf(this);
+    return this.alarmsOfProxy;
+  }
+
+  /**
+   * Records the alarms of this proxy; a proxy has one set of them.
+   * @internal
+   */
+  public _addedProxyAlarms(alarms: ProxyAlarms): void {
+    this.assertNoProxyAlarms();
+    this.alarmsOfProxy = alarms;
+  }
+
+  private assertNoProxyAlarms(): void {
+    if (this.alarmsOfProxy) {
+      throw new ServerlessLampValidationError(`${this.node.path} already has its proxy alarms`);
+    }
+  }
+
+  /**
+   * The host name of this proxy's read-only endpoint, if it has one.
+   * @internal
+   */
+  protected _readOnlyEndpoint(): string | undefined {
+    return undefined;
   }
 }

@@ -1,7 +1,7 @@
 import { Duration, RemovalPolicy, aws_ec2 as ec2, aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_logs as logs, aws_rds as rds } from 'aws-cdk-lib';
 import { DatabaseAuthentication } from './database-authentication';
 import { MonitoringOptions } from './monitoring';
-import { ProxyOptions } from './proxy';
+import { ProxyOptions } from './proxy-options';
 import { QueryHandlerOptions } from './query-handler';
 import { S3Route } from './s3-route';
 

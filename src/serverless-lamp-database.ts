@@ -11,24 +11,29 @@ import {
   aws_secretsmanager as secretsmanager,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { DatabaseAlarms } from './alarms';
+import { DatabaseAuthentication } from './database-authentication';
 import { DatabaseUser, DatabaseUserOptions } from './database-user';
-import { DashboardOptions, DatabaseAlarms, DatabaseAlarmsOptions, HandlerErrorCode, HandlerFailuresMetricOptions } from './monitoring';
+import { HandlerErrorCode } from './handler-error-code';
+import { DashboardOptions, DatabaseAlarmsOptions, HandlerFailuresMetricOptions, MonitoringOptions, ProxyAlarmsOptions } from './monitoring';
 import { acknowledgeCluster, acknowledgeCreatedVpc, acknowledgeInlinePolicies } from './private/acknowledgments';
+import { validateDatabaseAlarmsOptions } from './private/alarms';
 import { addRotation, createCluster, retainWithCluster } from './private/cluster';
+import { addProxyRow, createDashboard } from './private/dashboard';
 import { encryptionKey } from './private/encryption';
 import { ServerlessLampValidationError } from './private/errors';
 import { functionRuntime } from './private/function-runtime';
-import { addDashboard, applyMonitoring, assertNoDatabaseAlarms, dashboardOf, databaseAlarmsOf, handlerFailuresMetric } from './private/monitoring';
-import { createNetwork, createdS3Endpoint, secretsManagerAccess } from './private/network';
+import { handlerFailuresMetric } from './private/metrics';
+import { SecretsManagerAccess, createNetwork, createdS3Endpoint, secretsManagerAccess } from './private/network';
 import { createProxy, warnWhenOversubscribed } from './private/proxy';
 import { createQueryHandler } from './private/query-handler';
 import { addReadOnlyEndpoint } from './private/read-only-endpoint';
-import { recordSettings } from './private/settings';
+import { DatabaseState, Logging, Rotation, newDatabaseState } from './private/state';
 import { proxyAuthentication, registerProxySecrets, setUpUsers } from './private/users';
 import { validateDatabaseProps } from './private/validation';
-import { ApplicationProxy, ProxyOptions } from './proxy';
+import { ApplicationProxy } from './proxy';
 import { ProxyBase } from './proxy-base';
-
+import { ProxyOptions } from './proxy-options';
 import { ServerlessLampDatabaseProps } from './serverless-lamp-database-props';
 
 /**
@@ -107,31 +112,40 @@ export class ServerlessLampDatabase extends ProxyBase {
    */
   public readonly proxyReadOnlyEndpoint?: string;
 
+  /**
+   * What the parts added later (users, proxies) share with this database.
+   * @internal
+   */
+  public readonly _state: DatabaseState;
+
+  /** The proxies added with `addProxy()` (or `new ApplicationProxy()`), in the order they were created. */
+  private readonly addedProxies: ApplicationProxy[] = [];
+
+  /** What each added proxy gets, now and when it comes: its alarms, its dashboard row. */
+  private readonly forAddedProxies: Array<(proxy: ApplicationProxy) => void> = [];
+
+  private addedAlarms?: DatabaseAlarms;
+  private addedDashboard?: cloudwatch.Dashboard;
+
   constructor(scope: Construct, id: string, props: ServerlessLampDatabaseProps = {}) {
     super(scope, id);
     validateDatabaseProps(this, props);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.SNAPSHOT;
-    const logging = {
+    const logging: Logging = {
       logRetention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
       logRemovalPolicy: removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     };
     this.databaseName = props.defaultDatabaseName ?? 'lamp';
     this.masterUsername = props.masterUsername ?? 'lampadmin';
 
+    // Foundation: the key, and the network everything runs in.
     this.encryptionKey = encryptionKey(this, props.encryptionKey, removalPolicy);
     ({ vpc: this.vpc, vpcSubnets: this.vpcSubnets } = createNetwork(this, { ...props, ...logging, encryptionKey: this.encryptionKey }));
     if (!props.vpc) acknowledgeCreatedVpc(this.vpc);
     const network = { vpc: this.vpc, vpcSubnets: this.vpcSubnets };
     const secretsManager = () => secretsManagerAccess(this, this.vpc, this.vpcSubnets, props.secretsManagerEndpoint);
-    const settings = recordSettings(this, {
-      ...logging,
-      secretsManager,
-      secretRotationInterval: props.secretRotationInterval,
-      s3Route: props.s3Route,
-      usersOutliveStack: removalPolicy !== RemovalPolicy.DESTROY,
-      functionRuntime: functionRuntime(props.functionRuntime),
-    });
 
+    // Data: the cluster, its master secret and their rotation.
     this.cluster = createCluster(this, {
       ...network,
       ...logging,
@@ -142,60 +156,67 @@ export class ServerlessLampDatabase extends ProxyBase {
       removalPolicy,
     });
     this.secret = this.cluster.secret!;
-    const rotation = props.secretRotation ?? true;
-    if (rotation) {
-      const rotationProps = { ...network, secretsManager: secretsManager(), interval: props.secretRotationInterval };
-      settings.rotationSecurityGroup = addRotation(this, this.cluster, rotationProps);
-    }
+    const rotation = this.rotateSecrets(props, secretsManager);
     if (removalPolicy === RemovalPolicy.RETAIN) retainWithCluster(this, this.cluster, props.vpc ? [] : [this.vpc]);
     acknowledgeCluster(this.cluster, {
       backtrack: props.backtrackWindow !== undefined,
-      rotation,
+      rotation: rotation !== undefined,
       deletionProtection: props.deletionProtection ?? removalPolicy !== RemovalPolicy.DESTROY,
     });
 
-    this.proxyRole = setUpUsers(this, props);
+    // Access: who may connect (the users), and through what (the proxy).
+    this._state = newDatabaseState({
+      ...network,
+      scope: this,
+      databaseName: this.databaseName,
+      masterUsername: this.masterUsername,
+      logging,
+      functionRuntime: functionRuntime(props.functionRuntime),
+      secretsManager,
+      s3Route: props.s3Route,
+      usersOutliveStack: removalPolicy !== RemovalPolicy.DESTROY,
+      rotation,
+    }, props.authentication ?? DatabaseAuthentication.IAM, props.masterUserThroughProxy ?? false);
+    this.proxyRole = setUpUsers(this._state, { proxyRole: props.proxyRole, cluster: this.cluster, secret: this.secret });
     this.applicationUser = this.addUser(props.applicationUser ?? 'lamp_app');
     this.defaultDatabaseUser = this.applicationUser.userName;
     this.s3Endpoint = createdS3Endpoint(this);
-
     ({ proxy: this.proxy, connections: this.connections } = createProxy(this, {
       ...network,
       ...logging,
       cluster: this.cluster,
-      authentication: proxyAuthentication(this),
+      authentication: proxyAuthentication(this._state.users),
       role: this.proxyRole,
       encryptionKey: this.encryptionKey,
       options: props.proxy ?? {},
       propPrefix: 'proxy.',
       securityGroupId: 'ProxySecurityGroup',
     }));
-    registerProxySecrets(this, this.proxy);
+    registerProxySecrets(this._state.users, this.proxy);
     this.proxyEndpoint = this.proxy.endpoint;
     warnWhenOversubscribed(this);
 
+    // Query: the handler, connected through the proxy as the application user.
     this.handler = createQueryHandler(this, {
       ...network,
       ...logging,
       options: props.handler ?? {},
-      runtime: settings.functionRuntime,
+      runtime: this._state.functionRuntime,
       encryptionKey: this.encryptionKey,
       host: this.proxy.endpoint,
       databaseName: this.databaseName,
       user: this.applicationUser.userName,
     });
-    this.connections.allowDefaultPortFrom(this.handler, 'Query handler to the RDS Proxy');
-    this.grantConnect(this.handler);
-    // No invocation before its user exists, nor after it was dropped.
-    this.handler.node.addDependency(this.applicationUser);
+    this.admitHandler();
     this.readOnlyEndpoint = addReadOnlyEndpoint(this, {
       ...network, enabled: props.readOnlyEndpoint, readers: props.readers, proxy: this.proxy, connections: this.connections, handler: this.handler,
     });
     this.proxyReadOnlyEndpoint = this.readOnlyEndpoint?.endpoint;
-
     acknowledgeInlinePolicies(this);
     this.addOutputs();
-    applyMonitoring(this, props.monitoring, HandlerErrorCode.databasePathCodes);
+
+    // Monitoring: the `monitoring` prop.
+    this.applyMonitoring(props.monitoring);
   }
 
   /**
@@ -240,13 +261,13 @@ export class ServerlessLampDatabase extends ProxyBase {
    * @param options thresholds, which alarms, and an SNS topic to notify
    */
   public addAlarms(options: DatabaseAlarmsOptions = {}): DatabaseAlarms {
-    assertNoDatabaseAlarms(this);
+    this.assertNoAlarms();
     return new DatabaseAlarms(this, 'Alarms', { ...options, database: this });
   }
 
   /** The alarms added with `addAlarms()` or the `monitoring` prop, if any. */
   public get alarms(): DatabaseAlarms | undefined {
-    return databaseAlarmsOf(this);
+    return this.addedAlarms;
   }
 
   /**
@@ -256,12 +277,19 @@ export class ServerlessLampDatabase extends ProxyBase {
    * @param options the dashboard's name
    */
   public addDashboard(options: DashboardOptions = {}): cloudwatch.Dashboard {
-    return addDashboard(this, options);
+    if (this.addedDashboard) {
+      throw new ServerlessLampValidationError(`${this.node.path} already has its dashboard`);
+    }
+    const dashboard = createDashboard(this, options, { path: this.node.path, handler: this.handler, cluster: this.cluster });
+    addProxyRow(dashboard, this.node.path, this, this.readOnlyEndpoint !== undefined);
+    this.eachAddedProxy((proxy) => addProxyRow(dashboard, proxy.node.path, proxy, false));
+    this.addedDashboard = dashboard;
+    return dashboard;
   }
 
   /** The dashboard added with `addDashboard()` or the `monitoring` prop, if any. */
   public get dashboard(): cloudwatch.Dashboard | undefined {
-    return dashboardOf(this);
+    return this.addedDashboard;
   }
 
   /**
@@ -299,6 +327,80 @@ export class ServerlessLampDatabase extends ProxyBase {
    */
   public metricHandlerThrottles(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.handler.metricThrottles(props);
+  }
+
+  /**
+   * Records the alarms of this database (`DatabaseAlarms` records itself here); it has one set of them.
+   * @internal
+   */
+  public _addedAlarms(alarms: DatabaseAlarms): void {
+    this.assertNoAlarms();
+    this.addedAlarms = alarms;
+  }
+
+  /**
+   * Gives every added proxy, now and later, the proxy alarms (unless it has some).
+   * @internal
+   */
+  public _alarmAddedProxies(options: ProxyAlarmsOptions): void {
+    this.eachAddedProxy((proxy) => {
+      if (!proxy.proxyAlarms) proxy.addProxyAlarms(options);
+    });
+  }
+
+  /**
+   * Called by every `ApplicationProxy` of this database, last in its constructor.
+   * @internal
+   */
+  public _addedProxy(proxy: ApplicationProxy): void {
+    this.addedProxies.push(proxy);
+    for (const give of this.forAddedProxies) give(proxy);
+  }
+
+  /** @internal */
+  protected _readOnlyEndpoint(): string | undefined {
+    return this.proxyReadOnlyEndpoint;
+  }
+
+  /** Runs `give` for each proxy added so far, and for each one added later. */
+  private eachAddedProxy(give: (proxy: ApplicationProxy) => void): void {
+    this.forAddedProxies.push(give);
+    for (const proxy of this.addedProxies) give(proxy);
+  }
+
+  private assertNoAlarms(): void {
+    if (this.addedAlarms) {
+      throw new ServerlessLampValidationError(`${this.node.path} already has its alarms; adjust them with the options of the first addAlarms()`);
+    }
+  }
+
+  /** The handler's way in: the network path to the proxy, `rds-db:connect` as the application user, the user first. */
+  private admitHandler(): void {
+    this.connections.allowDefaultPortFrom(this.handler, 'Query handler to the RDS Proxy');
+    this.grantConnect(this.handler);
+    // No invocation before its user exists, nor after it was dropped.
+    this.handler.node.addDependency(this.applicationUser);
+  }
+
+  /** Master and application secrets rotate unless turned off; returns how, or nothing. */
+  private rotateSecrets(props: ServerlessLampDatabaseProps, secretsManager: () => SecretsManagerAccess): Rotation | undefined {
+    if (!(props.secretRotation ?? true)) return undefined;
+    const interval = props.secretRotationInterval;
+    const network = { vpc: this.vpc, vpcSubnets: this.vpcSubnets };
+    const securityGroup = addRotation(this, this.cluster, { ...network, secretsManager: secretsManager(), interval });
+    return { securityGroup, interval };
+  }
+
+  /** The `monitoring` prop: checked with its own property names, then applied. */
+  private applyMonitoring(m: MonitoringOptions | undefined): void {
+    if (m === undefined) return;
+    validateDatabaseAlarmsOptions(m, 'monitoring.', HandlerErrorCode.databasePathCodes);
+    if (m.dashboardName !== undefined && !m.dashboard) {
+      throw new ServerlessLampValidationError(
+        `monitoring.dashboardName ('${m.dashboardName}') applies only with monitoring.dashboard: true`);
+    }
+    if (m.alarms ?? true) this.addAlarms(m);
+    if (m.dashboard) this.addDashboard({ dashboardName: m.dashboardName });
   }
 
   private addOutputs(): void {

@@ -6,17 +6,15 @@ import { Token, aws_cloudwatch as cloudwatch, aws_cloudwatch_actions as cloudwat
 import { Construct } from 'constructs';
 import { ALARM_DEFAULTS, AlarmDefaults, OPERATOR_TEXT } from './alarm-defaults';
 import { ServerlessLampValidationError } from './errors';
-import { AlarmMetric, capacityUtilizationMetric, writerCpuMetric } from './metrics';
+import { AlarmMetric } from './metrics';
 import { validateNumber } from './validation';
+import type { HandlerErrorCode } from '../handler-error-code';
 import type {
   AlarmSettings,
   DatabaseAlarmsOptions,
-  HandlerErrorCode,
   HandlerFailureCodeAlarmSettings,
   ProxyAlarmsOptions,
 } from '../monitoring';
-import type { ProxyBase } from '../proxy-base';
-import type { ServerlessLampDatabase } from '../serverless-lamp-database';
 
 /** Throws for settings CloudWatch would refuse; `prop` is how the user spelled them. */
 export function validateAlarmSettings(prop: string, s: AlarmSettings | undefined, defaults: AlarmDefaults): void {
@@ -95,23 +93,36 @@ export function validateProxyAlarmsOptions(o: ProxyAlarmsOptions, prefix: string
   for (const key of PROXY_ALARM_KEYS) validateAlarmSettings(`${prefix}${key}`, o[key], ALARM_DEFAULTS[key]);
 }
 
-/** The five alarms of one proxy. */
-export function createProxyAlarms(scope: Construct, proxy: ProxyBase, o: ProxyAlarmsOptions, prefix: string): MadeProxyAlarms {
+/** The metrics of one proxy its alarms evaluate. */
+export interface ProxyAlarmMetrics {
+  /** `AvailabilityPercentage` of the writer. */
+  readonly availability: AlarmMetric;
+  readonly databaseConnectionsUtilization: AlarmMetric;
+  readonly sessionPinning: AlarmMetric;
+  readonly borrowLatency: AlarmMetric;
+  readonly failedClientAuthentications: AlarmMetric;
+}
+
+/** The five alarms of one proxy; `proxyPath` names it in their descriptions. */
+export function createProxyAlarms(
+  scope: Construct,
+  proxyPath: string,
+  metrics: ProxyAlarmMetrics,
+  o: ProxyAlarmsOptions,
+  prefix: string,
+): MadeProxyAlarms {
   validateProxyAlarmsOptions(o, prefix);
-  const subject = `RDS Proxy ${proxy.node.path}`;
-  const alarm = (id: string, what: string, metric: AlarmMetric, key: typeof PROXY_ALARM_KEYS[number]) =>
-    makeAlarm(scope, id, `${subject}, ${what}`, metric, ALARM_DEFAULTS[key], o[key], o.alarmTopic);
+  const subject = `RDS Proxy ${proxyPath}`;
+  const alarm = (id: string, what: string, key: typeof PROXY_ALARM_KEYS[number]) =>
+    makeAlarm(scope, id, `${subject}, ${what}`, metrics[key], ALARM_DEFAULTS[key], o[key], o.alarmTopic);
   return {
-    availability: alarm('Availability', 'availability of the writer (AvailabilityPercentage, READ_WRITE)',
-      proxy.metricAvailabilityPercentage(), 'availability'),
+    availability: alarm('Availability', 'availability of the writer (AvailabilityPercentage, READ_WRITE)', 'availability'),
     databaseConnectionsUtilization: alarm('DatabaseConnectionsUtilization', 'database connections near MaxDatabaseConnectionsAllowed',
-      proxy.metricDatabaseConnectionsUtilization(), 'databaseConnectionsUtilization'),
-    sessionPinning: alarm('SessionPinning', 'lasting session pinning (DatabaseConnectionsCurrentlySessionPinned)',
-      proxy.metricDatabaseConnectionsCurrentlySessionPinned(), 'sessionPinning'),
-    borrowLatency: alarm('BorrowLatency', 'waits for a database connection (DatabaseConnectionsBorrowLatency)',
-      proxy.metricDatabaseConnectionsBorrowLatency(), 'borrowLatency'),
+      'databaseConnectionsUtilization'),
+    sessionPinning: alarm('SessionPinning', 'lasting session pinning (DatabaseConnectionsCurrentlySessionPinned)', 'sessionPinning'),
+    borrowLatency: alarm('BorrowLatency', 'waits for a database connection (DatabaseConnectionsBorrowLatency)', 'borrowLatency'),
     failedClientAuthentications: alarm('FailedClientAuthentications', 'failed client authentications (ClientConnectionsSetupFailedAuth)',
-      proxy.metricClientConnectionsSetupFailedAuth(), 'failedClientAuthentications'),
+      'failedClientAuthentications'),
   };
 }
 
@@ -156,36 +167,51 @@ function pascal(code: string): string {
   return code.toLowerCase().split('_').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
 }
 
-/** The alarms of the handler and the cluster. */
+/** The metrics of the handler and the cluster their alarms evaluate. */
+export interface DatabaseAlarmMetrics {
+  /** The handler's `QueryFailures`, of every code or of one. */
+  readonly handlerFailures: (errorCode?: HandlerErrorCode) => AlarmMetric;
+  readonly handlerErrors: AlarmMetric;
+  readonly handlerThrottles: AlarmMetric;
+  /** None when the cluster has no Serverless v2 instances: then there is no alarm either. */
+  readonly capacityAtMaximum?: AlarmMetric;
+  readonly writerCpu: AlarmMetric;
+}
+
+/**
+ * The alarms of the handler and the cluster; `databasePath` names them in
+ * their descriptions, `codes` are the error codes alarmed on by default.
+ */
 export function createClusterAndHandlerAlarms(
   scope: Construct,
-  db: ServerlessLampDatabase,
+  databasePath: string,
+  metrics: DatabaseAlarmMetrics,
   o: DatabaseAlarmsOptions,
   prefix: string,
   codes: () => HandlerErrorCode[],
 ): MadeDatabaseAlarms {
   validateDatabaseAlarmsOptions(o, prefix, codes);
-  const handler = `Query handler ${db.node.path}`;
+  const handler = `Query handler ${databasePath}`;
   const alarm = (id: string, subject: string, metric: AlarmMetric, key: typeof DATABASE_ALARM_KEYS[number]) =>
     makeAlarm(scope, id, subject, metric, ALARM_DEFAULTS[key], o[key], o.alarmTopic);
-  const capacity = capacityUtilizationMetric(db.cluster);
   const byCode = codeAlarms(o, codes).flatMap((s) => {
     const made = makeAlarm(scope, `HandlerFailures${pascal(s.errorCode.code)}`,
       `${handler}, failures answered with ${s.errorCode.code} (QueryFailures, ErrorCode=${s.errorCode.code})`,
-      db.metricHandlerFailures({ errorCode: s.errorCode }), ALARM_DEFAULTS.handlerFailureCode, s, o.alarmTopic);
+      metrics.handlerFailures(s.errorCode), ALARM_DEFAULTS.handlerFailureCode, s, o.alarmTopic);
     return made ? [{ code: s.errorCode.code, alarm: made }] : [];
   });
+  const capacity = metrics.capacityAtMaximum;
   return {
     handlerFailures: alarm('HandlerFailures', `${handler}, failed answers of any code (QueryFailures)`,
-      db.metricHandlerFailures(), 'handlerFailures'),
+      metrics.handlerFailures(), 'handlerFailures'),
     handlerFailuresByCode: byCode,
-    handlerErrors: alarm('HandlerErrors', `${handler}, function errors (Lambda Errors)`, db.metricHandlerErrors(), 'handlerErrors'),
+    handlerErrors: alarm('HandlerErrors', `${handler}, function errors (Lambda Errors)`, metrics.handlerErrors, 'handlerErrors'),
     handlerThrottles: alarm('HandlerThrottles', `${handler}, throttled invocations (Lambda Throttles)`,
-      db.metricHandlerThrottles(), 'handlerThrottles'),
+      metrics.handlerThrottles, 'handlerThrottles'),
     capacityAtMaximum: capacity
-      ? alarm('CapacityAtMaximum', `Aurora cluster ${db.node.path}, Serverless v2 capacity (ACUUtilization)`, capacity, 'capacityAtMaximum')
+      ? alarm('CapacityAtMaximum', `Aurora cluster ${databasePath}, Serverless v2 capacity (ACUUtilization)`, capacity, 'capacityAtMaximum')
       : undefined,
-    writerCpu: alarm('WriterCpu', `Aurora cluster ${db.node.path}, writer CPU (CPUUtilization, Role=WRITER)`,
-      writerCpuMetric(db.cluster), 'writerCpu'),
+    writerCpu: alarm('WriterCpu', `Aurora cluster ${databasePath}, writer CPU (CPUUtilization, Role=WRITER)`,
+      metrics.writerCpu, 'writerCpu'),
   };
 }

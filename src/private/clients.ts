@@ -1,42 +1,41 @@
 import * as path from 'node:path';
-import { Stack, aws_iam as iam, aws_lambda as lambda, aws_rds as rds } from 'aws-cdk-lib';
-import { IConstruct } from 'constructs';
+import { Stack, aws_lambda as lambda } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
 import { ServerlessLampValidationError } from './errors';
-import { MYSQL_PORT } from './proxy';
-import { databaseOf, declaredUser } from './users';
-import type { ConnectFunctionOptions } from '../connect-function';
-import type { ProxyBase } from '../proxy-base';
-import type { ServerlessLampDatabase } from '../serverless-lamp-database';
+import { MYSQL_PORT } from './mysql';
+import type { DatabaseState } from './state';
 
 /** The PHP connector, shipped in the package: `php/serverless-lamp/Database.php`. */
 const PHP_CONNECTOR_DIR = path.join(__dirname, '..', '..', 'php');
 
+/** Where and as whom a client function connects. */
+export interface ClientConnection {
+  /** The proxy endpoint's host name. */
+  readonly host: string;
+  readonly user: string;
+  /** Whether to add the PHP connector as a layer. */
+  readonly phpConnector?: boolean;
+}
+
 /**
- * Lets an existing function use the database through `front`'s proxy: the
- * network path on 3306, `rds-db:connect` as a database user, and the
- * environment the handler and the connectors read (`DB_HOST`, `DB_PORT`,
- * `DB_USER`, `DB_NAME`).
+ * Gives an existing function the environment the handler and the connectors
+ * read (`DB_HOST`, `DB_PORT`, `DB_USER`, `DB_NAME`), and the PHP connector
+ * when asked; the network path and the grant are the proxy's to give.
  */
-export function connectFunction(front: ProxyBase, fn: lambda.Function, options: ConnectFunctionOptions): iam.Grant {
-  const database = databaseOf(front);
-  assertInVpc(database, fn);
-  const host = options.readOnly ? readOnlyHost(front, database) : front.proxy.endpoint;
-  front.connections.allowDefaultPortFrom(fn, `${fn.node.id} to the RDS Proxy`);
-  const user = options.databaseUser ?? front.defaultDatabaseUser;
-  const grant = front.grantConnect(fn, user);
+export function configureClient(state: DatabaseState, fn: lambda.Function, c: ClientConnection): void {
   // No invocation before its user exists, nor after it was dropped.
-  const declared = declaredUser(front, user);
+  const declared = state.users.declared.get(c.user);
   if (declared) fn.node.addDependency(declared);
-  fn.addEnvironment('DB_HOST', host);
+  fn.addEnvironment('DB_HOST', c.host);
   fn.addEnvironment('DB_PORT', String(MYSQL_PORT));
-  fn.addEnvironment('DB_USER', user);
-  fn.addEnvironment('DB_NAME', database.databaseName);
-  if (options.phpConnector) fn.addLayers(phpConnectorLayer(database));
-  return grant;
+  fn.addEnvironment('DB_USER', c.user);
+  fn.addEnvironment('DB_NAME', state.databaseName);
+  if (c.phpConnector) fn.addLayers(phpConnectorLayer(state.scope));
 }
 
 /** The function must run in the database's VPC: the proxy has no address anywhere else. */
-function assertInVpc(database: ServerlessLampDatabase, fn: lambda.Function): void {
+export function assertInVpc(state: DatabaseState, fn: lambda.Function): void {
+  const database = state.scope;
   if (!fn.isBoundToVpc) {
     throw new ServerlessLampValidationError(
       `connectFunction: function ${fn.node.path} is not in a VPC; the proxy is reachable only from inside ` +
@@ -45,7 +44,7 @@ function assertInVpc(database: ServerlessLampDatabase, fn: lambda.Function): voi
   }
   const stack = Stack.of(database);
   const key = (id: string) => JSON.stringify(stack.resolve(id));
-  const vpc = database.vpc;
+  const vpc = state.vpc;
   const vpcSubnets = new Set([...vpc.publicSubnets, ...vpc.privateSubnets, ...vpc.isolatedSubnets].map((s) => key(s.subnetId)));
   const subnets = (stack.resolve((fn.node.defaultChild as lambda.CfnFunction).vpcConfig) as { subnetIds?: unknown[] } | undefined)?.subnetIds ?? [];
   const foreign = subnets.map((s) => JSON.stringify(s)).filter((s) => !vpcSubnets.has(s));
@@ -57,19 +56,23 @@ function assertInVpc(database: ServerlessLampDatabase, fn: lambda.Function): voi
   }
 }
 
-function readOnlyHost(front: ProxyBase, database: ServerlessLampDatabase): string {
-  const endpoint: rds.DatabaseProxyEndpoint | undefined = (front as IConstruct) === database ? database.readOnlyEndpoint : undefined;
+/**
+ * The host of the read-only endpoint a client asked for (`readOnly`): only
+ * the database's own proxy (`frontPath` is the database's) has one.
+ */
+export function readOnlyHost(state: DatabaseState, frontPath: string, endpoint: string | undefined): string {
+  const databasePath = state.scope.node.path;
   if (!endpoint) {
     throw new ServerlessLampValidationError(
-      `connectFunction: readOnly (true) needs the read-only endpoint of ${database.node.path}'s own proxy, which ` +
-        (front === (database as IConstruct) ? 'exists only when the cluster has readers' : `${front.node.path} has not`),
+      `connectFunction: readOnly (true) needs the read-only endpoint of ${databasePath}'s own proxy, which ` +
+        (frontPath === databasePath ? 'exists only when the cluster has readers' : `${frontPath} has not`),
     );
   }
-  return endpoint.endpoint;
+  return endpoint;
 }
 
 /** The PHP connector as a Lambda layer (one per database): `/opt/serverless-lamp/Database.php`. */
-function phpConnectorLayer(database: ServerlessLampDatabase): lambda.ILayerVersion {
+function phpConnectorLayer(database: Construct): lambda.ILayerVersion {
   const existing = database.node.tryFindChild('PhpConnector') as lambda.LayerVersion | undefined;
   return existing ?? new lambda.LayerVersion(database, 'PhpConnector', {
     code: lambda.Code.fromAsset(PHP_CONNECTOR_DIR),

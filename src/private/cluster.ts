@@ -3,9 +3,9 @@ import {
   aws_secretsmanager as secretsmanager,
 } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
+import { MYSQL_PORT, withLiteralPort } from './mysql';
 import { rdsPhysicalName } from './names';
 import { SecretsManagerAccess, allowSecretsManager, closedSecurityGroup } from './network';
-import { MYSQL_PORT, withLiteralPort } from './proxy';
 import type { ServerlessLampDatabaseProps } from '../serverless-lamp-database-props';
 
 /** The log types exported by default. */

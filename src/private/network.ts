@@ -163,13 +163,14 @@ export function createdS3Endpoint(database: Construct): ec2.GatewayVpcEndpoint |
  * nothing else.
  */
 export function allowS3(
-  database: Construct & { vpc: ec2.IVpc; vpcSubnets: ec2.SubnetSelection },
+  database: Construct,
+  network: Network,
   client: ec2.IConnectable,
   route: S3Route | undefined,
 ): ec2.GatewayVpcEndpoint | undefined {
   const existing = createdS3Endpoint(database);
   if (existing) return existing;
-  const { vpc, vpcSubnets } = database;
+  const { vpc, vpcSubnets } = network;
   const stack = Stack.of(database);
   const selection = vpc.selectSubnets(vpcSubnets);
   const selected = selection.subnets;

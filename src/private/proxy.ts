@@ -4,32 +4,11 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { ServerlessLampValidationError } from './errors';
+import { MYSQL_PORT, withLiteralPort } from './mysql';
 import { rdsPhysicalName } from './names';
 import { closedSecurityGroup } from './network';
 import { validateNumber, validateRdsIdentifier, validateSeconds } from './validation';
-import type { ProxyOptions } from '../proxy';
-
-/** The MySQL port, used by the cluster and by every proxy. */
-export const MYSQL_PORT = 3306;
-
-/**
- * The cluster as the constructs that open its port see it (the proxies, the
- * rotation function): the same cluster, but its `connections` name the port as
- * the literal 3306 rather than the cluster's `Endpoint.Port` attribute, so rule
- * packs can read the rules they create. Nothing is rewritten: rules others add
- * through `cluster.connections` are theirs, as aws-cdk-lib makes them.
- *
- * The port keeps the string form aws-cdk-lib gives a port token
- * (`{IndirectPort}`), from which the rules' construct ids, and so their logical
- * ids, are made: a deployed stack's rules stay in place.
- */
-export function withLiteralPort(cluster: rds.DatabaseCluster): rds.DatabaseCluster {
-  const connections = new ec2.Connections({
-    securityGroups: cluster.connections.securityGroups,
-    defaultPort: new ec2.Port({ protocol: ec2.Protocol.TCP, fromPort: MYSQL_PORT, toPort: MYSQL_PORT, stringRepresentation: '{IndirectPort}' }),
-  });
-  return Object.create(cluster, { connections: { value: connections } });
-}
+import type { ProxyOptions } from '../proxy-options';
 
 /** What a proxy needs from the database it fronts. */
 export interface ProxyTarget {

@@ -2,8 +2,8 @@ import { Duration, RemovalPolicy, aws_ec2 as ec2, aws_iam as iam, aws_kms as kms
 import { Construct } from 'constructs';
 import { acknowledgeHandler } from './acknowledgments';
 import { FunctionRuntime, acknowledgeFunctionRuntime } from './function-runtime';
+import { MYSQL_PORT } from './mysql';
 import { closedSecurityGroup } from './network';
-import { MYSQL_PORT } from './proxy';
 import { QueryFunction } from '../handler/query-function';
 import type { QueryHandlerOptions } from '../query-handler';
 

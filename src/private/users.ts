@@ -1,6 +1,6 @@
 import {
   Annotations, ArnFormat, CustomResource, Duration, Lazy, Stack,
-  aws_iam as iam, aws_lambda as lambda, aws_logs as logs, aws_rds as rds,
+  aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_logs as logs, aws_rds as rds,
   aws_secretsmanager as secretsmanager,
 } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
@@ -8,80 +8,40 @@ import { acknowledgeProvider } from './acknowledgments';
 import { rotateSingleUser } from './cluster';
 import { ServerlessLampValidationError } from './errors';
 import { acknowledgeFunctionRuntime } from './function-runtime';
+import { MYSQL_PORT, withLiteralPort } from './mysql';
 import { allowS3, allowSecretsManager, closedSecurityGroup } from './network';
-import { MYSQL_PORT, withLiteralPort } from './proxy';
-import { settingsOf } from './settings';
+import type { DatabaseState, Users, UsersProvider } from './state';
 import { DatabaseAuthentication } from '../database-authentication';
-import type { DatabaseUserProps } from '../database-user';
 import { RETENTION_RESOURCE_TYPE } from '../provider/properties';
 import { UsersFunction } from '../provider/users-function';
-import type { ServerlessLampDatabase } from '../serverless-lamp-database';
-import type { ServerlessLampDatabaseProps } from '../serverless-lamp-database-props';
 
 /**
- * Who may connect through a database's proxies, and how: the users declared
- * with `addUser()`, the users `grantConnect()` named, and the secrets every
- * proxy must know (with `DatabaseAuthentication.SECRETS`).
+ * Sets up how a database's users authenticate (recorded in `state.users`),
+ * and returns the role of its proxies (the one given, or a new one). With
+ * end-to-end IAM, that role gets `rds-db:connect` on the cluster (its resource
+ * id) as exactly the users declared or granted, a list that grows as they are.
  */
-interface Users {
-  readonly authentication: DatabaseAuthentication;
-  readonly masterUserThroughProxy: boolean;
-  /** Declared users (their `DatabaseUser` constructs), by name. */
-  readonly declared: Map<string, IConstruct>;
-  /** Users the proxies' role may connect to the cluster as (end-to-end IAM). */
-  readonly connectable: Set<string>;
-  /** Secrets registered with every proxy (SECRETS). */
-  readonly secrets: secretsmanager.ISecret[];
-}
-
-const USERS = new WeakMap<IConstruct, Users>();
-/** The database each proxy front (ServerlessLampDatabase or ApplicationProxy) belongs to. */
-const DATABASE_OF = new WeakMap<IConstruct, ServerlessLampDatabase>();
-
-function usersOf(database: IConstruct): Users {
-  const users = USERS.get(database);
-  if (!users) throw new Error(`internal: ${database.node.path} has no users registry`);
-  return users;
-}
-
-/** The database `front` (a ServerlessLampDatabase or one of its ApplicationProxy) belongs to. */
-export function databaseOf(front: IConstruct): ServerlessLampDatabase {
-  const database = DATABASE_OF.get(front);
-  if (!database) throw new Error(`internal: ${front.node.path} belongs to no database`);
-  return database;
-}
-
-/** Records the database `front` (a ServerlessLampDatabase or one of its ApplicationProxy) belongs to. */
-export function recordFront(front: IConstruct, database: ServerlessLampDatabase): void {
-  DATABASE_OF.set(front, database);
-}
-
-/**
- * Sets up how a database's users authenticate, and returns the role of its
- * proxies (the one given, or a new one). With end-to-end IAM, that role gets
- * `rds-db:connect` on the cluster (its resource id) as exactly the users
- * declared or granted, a list that grows as they are.
- */
-export function setUpUsers(database: ServerlessLampDatabase, props: ServerlessLampDatabaseProps): iam.IRole {
-  const authentication = props.authentication ?? DatabaseAuthentication.IAM;
-  const masterUserThroughProxy = props.masterUserThroughProxy ?? false;
-  const role = props.proxyRole ?? new iam.Role(database, 'ProxyRole', {
+export function setUpUsers(
+  state: DatabaseState,
+  p: { readonly proxyRole?: iam.IRole; readonly cluster: rds.DatabaseCluster; readonly secret: secretsmanager.ISecret },
+): iam.IRole {
+  const database = state.scope;
+  const users = state.users;
+  const { authentication, masterUserThroughProxy } = users;
+  const role = p.proxyRole ?? new iam.Role(database, 'ProxyRole', {
     assumedBy: new iam.ServicePrincipal('rds.amazonaws.com'),
     description: authentication === DatabaseAuthentication.IAM
       ? 'Lets the RDS Proxy connect to the cluster as the application users (end-to-end IAM)'
       : 'Lets the RDS Proxy read the application users\' secrets',
   });
-  recordFront(database, database);
   if (masterUserThroughProxy && authentication === DatabaseAuthentication.IAM) {
     throw new ServerlessLampValidationError(
       'masterUserThroughProxy (true) needs authentication DatabaseAuthentication.SECRETS: with end-to-end IAM the proxy ' +
         'has no password for the master user, which logs in with its password',
     );
   }
-  const users: Users = { authentication, masterUserThroughProxy, declared: new Map(), connectable: new Set(), secrets: [] };
-  USERS.set(database, users);
   if (masterUserThroughProxy) {
-    users.secrets.push(database.secret);
+    users.secrets.push(p.secret);
     Annotations.of(database).addWarningV2('serverless-lamp:master-user-through-proxy',
       'masterUserThroughProxy is on: functions granted the master user through a proxy hold the database\'s administrator ' +
         '(CREATE USER, DROP, GRANT). Prefer application users (addUser)');
@@ -94,7 +54,7 @@ export function setUpUsers(database: ServerlessLampDatabase, props: ServerlessLa
       produce: () => [...users.connectable].sort().map((user) => stack.formatArn({
         service: 'rds-db',
         resource: 'dbuser',
-        resourceName: `${database.cluster.clusterResourceIdentifier}/${user}`,
+        resourceName: `${p.cluster.clusterResourceIdentifier}/${user}`,
         arnFormat: ArnFormat.COLON_RESOURCE_NAME,
       })),
     }),
@@ -110,9 +70,8 @@ export function setUpUsers(database: ServerlessLampDatabase, props: ServerlessLa
 
 /** How a new proxy authenticates to the cluster: `defaultAuthScheme` and its initial secrets. */
 export function proxyAuthentication(
-  database: ServerlessLampDatabase,
+  users: Users,
 ): { defaultAuthScheme?: rds.DefaultAuthScheme; secrets?: secretsmanager.ISecret[] } {
-  const users = usersOf(database);
   return users.authentication === DatabaseAuthentication.IAM
     ? { defaultAuthScheme: rds.DefaultAuthScheme.IAM_AUTH }
     : { secrets: users.secrets.slice(0, 1) };
@@ -122,8 +81,7 @@ export function proxyAuthentication(
  * With secrets, a proxy knows every user's secret, including those declared
  * after it: its `Auth` list is written at synth time.
  */
-export function registerProxySecrets(database: ServerlessLampDatabase, proxy: rds.DatabaseProxy): void {
-  const users = usersOf(database);
+export function registerProxySecrets(users: Users, proxy: rds.DatabaseProxy): void {
   if (users.authentication === DatabaseAuthentication.IAM) return;
   (proxy.node.defaultChild as rds.CfnDBProxy).auth = Lazy.any({
     produce: () => users.secrets.map((secret) => ({ authScheme: 'SECRETS', iamAuth: 'REQUIRED', secretArn: secret.secretArn })),
@@ -131,15 +89,13 @@ export function registerProxySecrets(database: ServerlessLampDatabase, proxy: rd
 }
 
 /**
- * Before `grantConnect(grantee, user)` through a proxy of `front`'s database:
- * the user must be one the proxy can reach the database as. With end-to-end
- * IAM, a user created by hand is added to those the proxies' role may connect
- * as; with secrets, the user needs a registered secret.
+ * Before `grantConnect(grantee, user)` through a proxy of the database: the
+ * user must be one the proxy can reach the database as. With end-to-end IAM,
+ * a user created by hand is added to those the proxies' role may connect as;
+ * with secrets, the user needs a registered secret.
  */
-export function prepareConnect(front: IConstruct, user: string): void {
-  const database = databaseOf(front);
-  const users = usersOf(database);
-  const isMaster = user.toLowerCase() === database.masterUsername.toLowerCase();
+export function prepareConnect(users: Users, masterUsername: string, user: string): void {
+  const isMaster = user.toLowerCase() === masterUsername.toLowerCase();
   if (isMaster && !users.masterUserThroughProxy) {
     throw new ServerlessLampValidationError(
       `grantConnect: dbUser ('${user}') is the master user, which no proxy admits by default: applications connect as ` +
@@ -156,13 +112,15 @@ export function prepareConnect(front: IConstruct, user: string): void {
   }
 }
 
-/**
- * The `DatabaseUser` construct of `userName` in `front`'s database, when the
- * user is declared there: functions that connect as it depend on it, so that
- * none runs before its user exists or after it was dropped.
- */
-export function declaredUser(front: IConstruct, userName: string): IConstruct | undefined {
-  return usersOf(databaseOf(front)).declared.get(userName);
+/** The database parts a user is created in and with. */
+export interface UserTarget {
+  readonly state: DatabaseState;
+  readonly cluster: rds.DatabaseCluster;
+  /** The master secret, which the users provider connects with. */
+  readonly secret: secretsmanager.ISecret;
+  /** The proxies' role, which reads each user's secret (SECRETS). */
+  readonly proxyRole: iam.IRole;
+  readonly encryptionKey: kms.IKey;
 }
 
 /** What `DatabaseUser` needs to create its custom resource. */
@@ -181,38 +139,39 @@ export interface DeclaredUser {
 /** Registers a declared user, with its secret and that secret's rotation when the database uses secrets. */
 export function declareUser(
   scope: Construct,
-  props: DatabaseUserProps,
+  target: UserTarget,
+  userName: string,
   grants: Array<{ Privileges: string[]; Table?: string }>,
 ): DeclaredUser {
-  const database = props.database;
-  const users = usersOf(database);
-  if (users.declared.has(props.userName)) {
-    throw new ServerlessLampValidationError(`userName ('${props.userName}') is declared twice in ${database.node.path}`);
+  const { state, cluster } = target;
+  const users = state.users;
+  if (users.declared.has(userName)) {
+    throw new ServerlessLampValidationError(`userName ('${userName}') is declared twice in ${state.scope.node.path}`);
   }
-  users.declared.set(props.userName, scope);
-  const provider = usersProvider(database);
+  users.declared.set(userName, scope);
+  const provider = usersProvider(target);
   const properties: Record<string, string> = {
-    SecretArn: database.secret.secretArn,
-    Host: database.cluster.clusterEndpoint.hostname,
+    SecretArn: target.secret.secretArn,
+    Host: cluster.clusterEndpoint.hostname,
     Port: String(MYSQL_PORT),
-    UserName: props.userName,
-    Database: database.databaseName,
+    UserName: userName,
+    Database: state.databaseName,
     Grants: JSON.stringify(grants),
     Authentication: users.authentication === DatabaseAuthentication.IAM ? 'IAM' : 'PASSWORD',
   };
   // The writer must be available (the cluster itself is referenced by Host),
   // and the provider's network rules in place.
   const dependencies: IConstruct[] = [
-    ...database.cluster.node.findAll().filter((c) => c instanceof rds.CfnDBInstance),
+    ...cluster.node.findAll().filter((c) => c instanceof rds.CfnDBInstance),
     ...provider.network,
   ];
   if (users.authentication === DatabaseAuthentication.IAM) {
-    users.connectable.add(props.userName);
+    users.connectable.add(userName);
     return { serviceToken: provider.serviceToken, retention: provider.retention, properties, dependencies };
   }
-  const secret = userSecret(scope, database, props.userName);
+  const secret = userSecret(scope, target, userName);
   users.secrets.push(secret);
-  secret.grantRead(database.proxyRole);
+  secret.grantRead(target.proxyRole);
   secret.grantRead(provider.function);
   return {
     serviceToken: provider.serviceToken,
@@ -224,36 +183,24 @@ export function declareUser(
 }
 
 /** A generated secret for one user, attached to the cluster and rotated like the master's. */
-function userSecret(scope: Construct, database: ServerlessLampDatabase, userName: string): secretsmanager.ISecret {
+function userSecret(scope: Construct, target: UserTarget, userName: string): secretsmanager.ISecret {
+  const { state, cluster } = target;
   const generated = new rds.DatabaseSecret(scope, 'Secret', {
     username: userName,
-    dbname: database.databaseName,
-    encryptionKey: database.encryptionKey,
+    dbname: state.databaseName,
+    encryptionKey: target.encryptionKey,
   });
-  const attached = generated.attach(database.cluster);
-  const settings = settingsOf(database);
-  if (!settings.rotationSecurityGroup) return attached; // rotation is off
-  rotateSingleUser(scope, 'Rotation', attached, database.cluster, {
-    vpc: database.vpc,
-    vpcSubnets: database.vpcSubnets,
-    secretsManager: settings.secretsManager(),
-    interval: settings.secretRotationInterval,
-    securityGroup: settings.rotationSecurityGroup,
+  const attached = generated.attach(cluster);
+  if (!state.rotation) return attached;
+  rotateSingleUser(scope, 'Rotation', attached, cluster, {
+    vpc: state.vpc,
+    vpcSubnets: state.vpcSubnets,
+    secretsManager: state.secretsManager(),
+    interval: state.rotation.interval,
+    securityGroup: state.rotation.securityGroup,
   });
   return attached;
 }
-
-/** The provider of a database's users: a function in the VPC that CloudFormation invokes and that answers it. */
-interface UsersProvider {
-  readonly serviceToken: string;
-  readonly function: lambda.Function;
-  /** Its network paths (security groups and their rules, the S3 route), which must exist before a user is created. */
-  readonly network: IConstruct[];
-  /** The retention resource, when the database outlives its stack (removal policy RETAIN or SNAPSHOT). */
-  readonly retention?: CustomResource;
-}
-
-const PROVIDERS = new WeakMap<IConstruct, UsersProvider>();
 
 /**
  * How long CloudFormation waits for the provider's answer. The function
@@ -263,7 +210,8 @@ const PROVIDERS = new WeakMap<IConstruct, UsersProvider>();
 export const PROVIDER_SERVICE_TIMEOUT = Duration.minutes(10);
 
 /**
- * The users provider of `database`, created with the first user.
+ * The users provider of the database, created with the first user (and kept
+ * in its state).
  *
  * Its function runs in the database's subnets: it reads the master secret
  * (through the Secrets Manager endpoint, or the subnets' NAT), connects
@@ -271,20 +219,20 @@ export const PROVIDER_SERVICE_TIMEOUT = Duration.minutes(10);
  * presigned S3 URL (through an S3 gateway endpoint, or the NAT). No function
  * runs outside the VPC: the custom resource framework would need one.
  */
-export function usersProvider(database: ServerlessLampDatabase): UsersProvider {
-  const existing = PROVIDERS.get(database);
-  if (existing) return existing;
-  const settings = settingsOf(database);
-  const access = settings.secretsManager();
-  const securityGroup = closedSecurityGroup(database, 'UsersSecurityGroup', database.vpc,
+function usersProvider(target: UserTarget): UsersProvider {
+  const { state, cluster } = target;
+  if (state.usersProvider) return state.usersProvider;
+  const database = state.scope;
+  const access = state.secretsManager();
+  const securityGroup = closedSecurityGroup(database, 'UsersSecurityGroup', state.vpc,
     'Database users provider: no inbound, outbound only to the cluster and Secrets Manager');
-  withLiteralPort(database.cluster).connections.allowDefaultPortFrom(securityGroup, 'Database users provider to the cluster');
+  withLiteralPort(cluster).connections.allowDefaultPortFrom(securityGroup, 'Database users provider to the cluster');
   allowSecretsManager(access, securityGroup, 'Database users provider to Secrets Manager');
   // CloudFormation's answer URL (an S3 bucket of the Region): through the
   // subnets' S3 gateway endpoint, or their NAT; allowed to S3's prefix list
   // where the stack's environment is concrete, else to any address on 443
   // (see allowS3).
-  const s3Endpoint = allowS3(database, securityGroup, settings.s3Route);
+  const s3Endpoint = allowS3(database, state, securityGroup, state.s3Route);
   const role = new iam.Role(database, 'UsersRole', {
     assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
     description: 'Serverless LAMP database users provider: VPC networking, logs, the master secret',
@@ -292,10 +240,10 @@ export function usersProvider(database: ServerlessLampDatabase): UsersProvider {
   });
   const fn = new UsersFunction(database, 'UsersFunction', {
     description: 'Serverless LAMP: creates, changes and drops application database users',
-    runtime: settings.functionRuntime.runtime,
+    runtime: state.functionRuntime.runtime,
     role,
-    vpc: database.vpc,
-    vpcSubnets: database.vpcSubnets,
+    vpc: state.vpc,
+    vpcSubnets: state.vpcSubnets,
     securityGroups: [securityGroup],
     architecture: lambda.Architecture.ARM_64,
     memorySize: 256,
@@ -307,28 +255,27 @@ export function usersProvider(database: ServerlessLampDatabase): UsersProvider {
     retryAttempts: 0,
     tracing: lambda.Tracing.ACTIVE,
     logGroup: new logs.LogGroup(database, 'UsersFunctionLogs', {
-      retention: settings.logRetention,
-      encryptionKey: database.encryptionKey,
-      removalPolicy: settings.logRemovalPolicy,
+      retention: state.logging.logRetention,
+      encryptionKey: target.encryptionKey,
+      removalPolicy: state.logging.logRemovalPolicy,
     }),
     environment: access.url ? { SECRETS_MANAGER_ENDPOINT: access.url } : {},
   });
-  database.secret.grantRead(fn);
+  target.secret.grantRead(fn);
   acknowledgeProvider(fn, role);
-  acknowledgeFunctionRuntime(fn, settings.functionRuntime);
+  acknowledgeFunctionRuntime(fn, state.functionRuntime);
   // Every path the function takes must exist before a user is created: its own
   // group's rules, the rules into the cluster's and the endpoint's groups (their
   // children), the route to S3.
   const network: IConstruct[] = [
     securityGroup,
-    ...database.cluster.connections.securityGroups,
+    ...cluster.connections.securityGroups,
     ...(access.endpoint?.connections.securityGroups ?? []),
     ...(s3Endpoint ? [s3Endpoint] : []),
   ];
-  const retention = settings.usersOutliveStack ? retentionResource(database, fn.functionArn, network) : undefined;
-  const provider = { serviceToken: fn.functionArn, function: fn, network, retention };
-  PROVIDERS.set(database, provider);
-  return provider;
+  const retention = state.usersOutliveStack ? retentionResource(database, target, fn.functionArn, network) : undefined;
+  state.usersProvider = { serviceToken: fn.functionArn, function: fn, network, retention };
+  return state.usersProvider;
 }
 
 /**
@@ -340,13 +287,13 @@ export function usersProvider(database: ServerlessLampDatabase): UsersProvider {
  * accounts. Removing one user from the code still drops that user: only this
  * resource's Delete says the whole database is leaving.
  */
-function retentionResource(database: ServerlessLampDatabase, serviceToken: string, network: IConstruct[]): CustomResource {
-  const resource = new CustomResource(database, 'UsersRetention', {
+function retentionResource(scope: Construct, target: UserTarget, serviceToken: string, network: IConstruct[]): CustomResource {
+  const resource = new CustomResource(scope, 'UsersRetention', {
     serviceToken,
     resourceType: RETENTION_RESOURCE_TYPE,
     properties: {
-      SecretArn: database.secret.secretArn,
-      Host: database.cluster.clusterEndpoint.hostname,
+      SecretArn: target.secret.secretArn,
+      Host: target.cluster.clusterEndpoint.hostname,
       Port: String(MYSQL_PORT),
     },
     serviceTimeout: PROVIDER_SERVICE_TIMEOUT,
