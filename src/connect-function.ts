@@ -1,4 +1,26 @@
 /**
+ * How a proxy's security group admits the functions `connectFunction()`
+ * connects.
+ */
+export enum ClientAdmission {
+  /**
+   * The function joins the proxy's client security group
+   * (`clientSecurityGroup`), which the proxy admits with one rule on 3306:
+   * the proxy's group holds one rule however many functions connect. The
+   * function keeps its own groups; it may hold five in all.
+   */
+  CLIENT_SECURITY_GROUP = 'CLIENT_SECURITY_GROUP',
+
+  /**
+   * The proxy's security group admits each of the function's own security
+   * groups with a rule of its own on 3306. AWS allows 60 inbound rules per
+   * security group by default, so this stops at about 60 functions per
+   * proxy; past that, synth warns.
+   */
+  FUNCTION_SECURITY_GROUPS = 'FUNCTION_SECURITY_GROUPS',
+}
+
+/**
  * How a function connects with `connectFunction()`.
  */
 export interface ConnectFunctionOptions {
@@ -28,4 +50,11 @@ export interface ConnectFunctionOptions {
    * @default false
    */
   readonly phpConnector?: boolean;
+
+  /**
+   * How the proxy's security group admits the function.
+   *
+   * @default ClientAdmission.CLIENT_SECURITY_GROUP
+   */
+  readonly admission?: ClientAdmission;
 }

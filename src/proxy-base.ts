@@ -1,10 +1,11 @@
 import { Duration, aws_cloudwatch as cloudwatch, aws_ec2 as ec2, aws_iam as iam, aws_lambda as lambda, aws_rds as rds } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { ProxyAlarms } from './alarms';
-import { ConnectFunctionOptions } from './connect-function';
+import { ClientAdmission, ConnectFunctionOptions } from './connect-function';
 import { ProxyAlarmsOptions, ProxyAvailabilityMetricOptions } from './monitoring';
-import { assertInVpc, configureClient, readOnlyHost } from './private/clients';
+import { assertInVpc, clientSecurityGroup, configureClient, joinSecurityGroup, readOnlyHost } from './private/clients';
 import { ServerlessLampValidationError } from './private/errors';
+import { warnAtRuleQuota } from './private/quotas';
 import type { DatabaseState } from './private/state';
 import { prepareConnect } from './private/users';
 
@@ -40,6 +41,22 @@ export abstract class ProxyBase extends Construct implements ec2.IConnectable {
   /** The alarms of this proxy, once added (`ProxyAlarms` records itself here). */
   private alarmsOfProxy?: ProxyAlarms;
 
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    warnAtRuleQuota(this, () => this.connections.securityGroups);
+  }
+
+  /**
+   * The client security group of this proxy, made on first use: the proxy
+   * admits it on 3306 with one rule, and its members may send to the proxy on
+   * 3306 and nowhere else through it. `connectFunction()` adds functions to
+   * it; give it to functions you create (`securityGroups: [proxy.clientSecurityGroup]`)
+   * to spare them a group of their own.
+   */
+  public get clientSecurityGroup(): ec2.ISecurityGroup {
+    return clientSecurityGroup(this, this._state.vpc, this.connections);
+  }
+
   /**
    * Grants `rds-db:connect` through the proxy as a database user.
    *
@@ -61,7 +78,8 @@ export abstract class ProxyBase extends Construct implements ec2.IConnectable {
 
   /**
    * Lets an existing Lambda function use the database through this proxy, in
-   * one call: network access on 3306, `rds-db:connect` as a database user, and
+   * one call: network access on 3306 (the function joins `clientSecurityGroup`,
+   * unless `admission` says otherwise), `rds-db:connect` as a database user, and
    * the environment the query handler and the connectors read (`DB_HOST`,
    * `DB_PORT`, `DB_USER`, `DB_NAME`); with `phpConnector`, the PHP connector as
    * a layer. The function must run in the database's VPC: a function outside
@@ -73,7 +91,12 @@ export abstract class ProxyBase extends Construct implements ec2.IConnectable {
   public connectFunction(fn: lambda.Function, options: ConnectFunctionOptions = {}): iam.Grant {
     assertInVpc(this._state, fn);
     const host = options.readOnly ? readOnlyHost(this._state, this.node.path, this._readOnlyEndpoint()) : this.proxy.endpoint;
-    this.connections.allowDefaultPortFrom(fn, `${fn.node.id} to the RDS Proxy`);
+    const admission = options.admission ?? ClientAdmission.CLIENT_SECURITY_GROUP;
+    if (admission === ClientAdmission.CLIENT_SECURITY_GROUP) {
+      joinSecurityGroup(fn, this.clientSecurityGroup);
+    } else {
+      this.connections.allowDefaultPortFrom(fn, `${fn.node.id} to the RDS Proxy`);
+    }
     const user = options.databaseUser ?? this.defaultDatabaseUser;
     const grant = this.grantConnect(fn, user);
     configureClient(this._state, fn, { host, user, phpConnector: options.phpConnector });

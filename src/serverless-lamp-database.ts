@@ -27,6 +27,7 @@ import { handlerFailuresMetric } from './private/metrics';
 import { SecretsManagerAccess, createNetwork, createdS3Endpoint, secretsManagerAccess } from './private/network';
 import { createProxy, warnWhenOversubscribed } from './private/proxy';
 import { createQueryHandler } from './private/query-handler';
+import { warnAtProxyQuota } from './private/quotas';
 import { addReadOnlyEndpoint } from './private/read-only-endpoint';
 import { DatabaseState, Logging, Rotation, newDatabaseState } from './private/state';
 import { proxyAuthentication, registerProxySecrets, setUpUsers } from './private/users';
@@ -195,6 +196,7 @@ export class ServerlessLampDatabase extends ProxyBase {
     registerProxySecrets(this._state.users, this.proxy);
     this.proxyEndpoint = this.proxy.endpoint;
     warnWhenOversubscribed(this);
+    warnAtProxyQuota(this);
 
     // Query: the handler, connected through the proxy as the application user.
     this.handler = createQueryHandler(this, {

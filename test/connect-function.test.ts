@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { aws_ec2 as ec2, aws_lambda as lambda, aws_rds as rds } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { ServerlessLampDatabase } from '../src';
+import { ClientAdmission, ServerlessLampDatabase } from '../src';
 import { recordTemplates, useFreshStack, validateRecordedTemplates } from './support/harness';
 
 const recorded = recordTemplates();
@@ -29,15 +29,18 @@ function fnOf(db: ServerlessLampDatabase, id: string, runtime: lambda.Runtime, h
 function connected(template: Template, fnId: string) {
   const [logicalId, fn] = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith(fnId))!;
   const policy = Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith(`${fnId}ServiceRoleDefaultPolicy`))![1];
-  const sg = fn.Properties.VpcConfig.SecurityGroupIds[0]['Fn::GetAtt'][0];
+  const groups: string[] = fn.Properties.VpcConfig.SecurityGroupIds.map((g: any) => g['Fn::GetAtt'][0]);
   const ingress = Object.values(template.findResources('AWS::EC2::SecurityGroupIngress'))
-    .filter((r) => r.Properties.SourceSecurityGroupId?.['Fn::GetAtt']?.[0] === sg)
+    .filter((r) => groups.includes(r.Properties.SourceSecurityGroupId?.['Fn::GetAtt']?.[0]))
     .map((r) => [r.Properties.GroupId['Fn::GetAtt'][0], r.Properties.FromPort]);
   return {
     logicalId,
     env: fn.Properties.Environment.Variables,
     layers: fn.Properties.Layers,
     statements: policy.Properties.PolicyDocument.Statement,
+    /** The function's security groups (logical ids). */
+    groups,
+    /** Rules that admit one of its groups: [the group admitting, port]. */
     ingress,
   };
 }
@@ -59,10 +62,88 @@ describe.each([
       DB_USER: 'lamp_app',
       DB_NAME: 'lamp',
     });
+    // It keeps its own group and joins the proxy's client group, which the proxy admits.
+    expect(c.groups).toEqual([expect.stringMatching(/^AppSecurityGroup/), expect.stringMatching(/^DbClientSecurityGroup/)]);
     expect(c.ingress).toEqual([[expect.stringMatching(/^DbProxySecurityGroup/), 3306]]);
     expect(c.statements).toEqual([expect.objectContaining({ Action: 'rds-db:connect' })]);
     expect(JSON.stringify(c.statements)).toMatch(/"DbProxy[0-9A-F]{8}","DBProxyArn".*"\/lamp_app"/);
     expect(c.layers).toBeUndefined();
+  });
+});
+
+describe('admission', () => {
+  const ingressOf = (template: Template, group: RegExp) => Object.values(template.findResources('AWS::EC2::SecurityGroupIngress'))
+    .filter((r) => group.test(r.Properties.GroupId['Fn::GetAtt'][0]));
+
+  test('by default, functions share one client security group: one rule on the proxy for all of them', () => {
+    const db = new ServerlessLampDatabase(ctx.stack, 'Db');
+    for (const id of ['A', 'B', 'C']) db.connectFunction(fnOf(db, id, lambda.Runtime.NODEJS_24_X, 'index.handler'));
+    const template = Template.fromStack(ctx.stack);
+    // The handler's rule and the client group's: not one per function.
+    const rules = ingressOf(template, /^DbProxySecurityGroup/).map((r) => [r.Properties.SourceSecurityGroupId['Fn::GetAtt'][0], r.Properties.FromPort]);
+    expect(rules).toEqual(expect.arrayContaining([[expect.stringMatching(/^DbClientSecurityGroup/), 3306]]));
+    expect(rules).toHaveLength(2);
+    // The client group sends to the proxy on 3306, and nothing else.
+    const [client] = Object.entries(template.findResources('AWS::EC2::SecurityGroup')).find(([id]) => id.startsWith('DbClientSecurityGroup'))!;
+    const egress = Object.values(template.findResources('AWS::EC2::SecurityGroupEgress')).filter((r) => r.Properties.GroupId['Fn::GetAtt'][0] === client);
+    expect(egress.map((r) => [r.Properties.DestinationSecurityGroupId['Fn::GetAtt'][0], r.Properties.FromPort, r.Properties.ToPort]))
+      .toEqual([[expect.stringMatching(/^DbProxySecurityGroup/), 3306, 3306]]);
+    // No inline egress: with a standalone egress rule attached, the group has no default "all traffic" rule
+    // (the reachability model reads it the same way).
+    expect(template.findResources('AWS::EC2::SecurityGroup')[client].Properties.SecurityGroupEgress).toBeUndefined();
+  });
+
+  test('a function made with the client security group keeps just that one', () => {
+    const db = new ServerlessLampDatabase(ctx.stack, 'Db');
+    const fn = new lambda.Function(ctx.stack, 'Lean', {
+      runtime: lambda.Runtime.NODEJS_24_X,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline('// app'),
+      vpc: db.vpc,
+      vpcSubnets: db.vpcSubnets,
+      securityGroups: [db.clientSecurityGroup],
+    });
+    db.connectFunction(fn);
+    const c = connected(Template.fromStack(ctx.stack), 'Lean');
+    expect(c.groups).toEqual([expect.stringMatching(/^DbClientSecurityGroup/)]);
+    expect(c.ingress).toEqual([[expect.stringMatching(/^DbProxySecurityGroup/), 3306]]);
+  });
+
+  test('each added proxy has its own client security group', () => {
+    const db = new ServerlessLampDatabase(ctx.stack, 'Db');
+    db.addUser('reporting');
+    const reporting = db.addProxy('Reporting');
+    reporting.connectFunction(fnOf(db, 'Reports', lambda.Runtime.NODEJS_24_X, 'index.handler'), { databaseUser: 'reporting' });
+    const c = connected(Template.fromStack(ctx.stack), 'Reports');
+    expect(c.groups).toEqual([expect.stringMatching(/^ReportsSecurityGroup/), expect.stringMatching(/^DbReportingClientSecurityGroup/)]);
+    expect(c.ingress).toEqual([[expect.stringMatching(/^DbReportingSecurityGroup/), 3306]]);
+    expect(reporting.clientSecurityGroup).not.toBe(db.clientSecurityGroup);
+  });
+
+  test('FUNCTION_SECURITY_GROUPS: a rule per function on the proxy, and no client group', () => {
+    const db = new ServerlessLampDatabase(ctx.stack, 'Db');
+    const fn = fnOf(db, 'Own', lambda.Runtime.NODEJS_24_X, 'index.handler');
+    db.connectFunction(fn, { admission: ClientAdmission.FUNCTION_SECURITY_GROUPS });
+    const template = Template.fromStack(ctx.stack);
+    const c = connected(template, 'Own');
+    expect(c.groups).toEqual([expect.stringMatching(/^OwnSecurityGroup/)]);
+    expect(c.ingress).toEqual([[expect.stringMatching(/^DbProxySecurityGroup/), 3306]]);
+    expect(Object.keys(template.findResources('AWS::EC2::SecurityGroup')).filter((id) => id.startsWith('DbClientSecurityGroup'))).toEqual([]);
+  });
+
+  test('refused: a function that already has five security groups, naming the way out', () => {
+    const db = new ServerlessLampDatabase(ctx.stack, 'Db');
+    const groups = [0, 1, 2, 3, 4].map((i) => new ec2.SecurityGroup(ctx.stack, `Group${i}`, { vpc: db.vpc }));
+    const fn = new lambda.Function(ctx.stack, 'Full', {
+      runtime: lambda.Runtime.NODEJS_24_X,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline('// app'),
+      vpc: db.vpc,
+      vpcSubnets: db.vpcSubnets,
+      securityGroups: groups,
+    });
+    expect(() => db.connectFunction(fn)).toThrow(/function TestStack\/Full already has 5 security groups.*admission: ClientAdmission.FUNCTION_SECURITY_GROUPS/);
+    expect(() => db.connectFunction(fn, { admission: ClientAdmission.FUNCTION_SECURITY_GROUPS })).not.toThrow();
   });
 });
 

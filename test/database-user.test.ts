@@ -19,8 +19,11 @@ function usersOf(template: Template): Record<string, any> {
 /** The users the proxies' role may rds-db:connect to the cluster as. */
 function proxyRoleUsers(template: Template): string[] {
   const policy = Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('DbProxyRoleDefaultPolicy'))![1];
-  const statement = policy.Properties.PolicyDocument.Statement.find((s: any) => s.Action === 'rds-db:connect');
-  return statement.Resource.map((r: any) => r['Fn::Join'][1].at(-1).slice(1));
+  return policy.Properties.PolicyDocument.Statement
+    .filter((s: any) => s.Action === 'rds-db:connect')
+    .flatMap((s: any) => [s.Resource].flat())
+    .map((r: any) => r['Fn::Join'][1].at(-1).slice(1))
+    .sort();
 }
 
 describe('declared users', () => {

@@ -1,8 +1,9 @@
 import * as path from 'node:path';
-import { Stack, aws_lambda as lambda } from 'aws-cdk-lib';
+import { Stack, Token, Tokenization, aws_ec2 as ec2, aws_lambda as lambda } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { ServerlessLampValidationError } from './errors';
 import { MYSQL_PORT } from './mysql';
+import { closedSecurityGroup } from './network';
 import type { DatabaseState } from './state';
 
 /** The PHP connector, shipped in the package: `php/serverless-lamp/Database.php`. */
@@ -80,4 +81,51 @@ function phpConnectorLayer(database: Construct): lambda.ILayerVersion {
     compatibleArchitectures: [lambda.Architecture.ARM_64, lambda.Architecture.X86_64],
     license: 'Apache-2.0',
   });
+}
+
+/** The most security groups a Lambda function's network interfaces may hold (Amazon VPC quotas). */
+const MAX_FUNCTION_SECURITY_GROUPS = 5;
+
+/**
+ * The client security group of the proxy whose construct is `scope` (made on
+ * first use): its members reach the proxy on 3306, and nothing else through
+ * it; the proxy admits the group with one rule, however many members it has.
+ */
+export function clientSecurityGroup(scope: Construct, vpc: ec2.IVpc, proxy: ec2.Connections): ec2.ISecurityGroup {
+  const existing = scope.node.tryFindChild('ClientSecurityGroup') as ec2.ISecurityGroup | undefined;
+  if (existing) return existing;
+  // Security group descriptions allow no apostrophes.
+  const group = closedSecurityGroup(scope, 'ClientSecurityGroup', vpc,
+    'Clients of an RDS Proxy: the proxy admits this group on 3306');
+  proxy.allowDefaultPortFrom(group, 'The client security group of the RDS Proxy');
+  return group;
+}
+
+/**
+ * Adds `group` to the security groups of an existing function. aws-cdk-lib
+ * writes a function's groups into its VpcConfig when it is made and offers no
+ * way to add one later, so the VpcConfig is extended here, and the
+ * function's `connections` with it.
+ */
+export function joinSecurityGroup(fn: lambda.Function, group: ec2.ISecurityGroup): void {
+  if (fn.connections.securityGroups.includes(group)) return;
+  const cfn = fn.node.defaultChild as lambda.CfnFunction;
+  const vpcConfig = cfn.vpcConfig;
+  const ids = vpcConfig && !Tokenization.isResolvable(vpcConfig) ? vpcConfig.securityGroupIds : undefined;
+  if (!vpcConfig || Tokenization.isResolvable(vpcConfig) || !ids || Token.isUnresolved(ids)) {
+    throw new ServerlessLampValidationError(
+      `connectFunction: the security groups of function ${fn.node.path} are not a list known at synth, so it cannot join ` +
+        `${group.node.path}: create it with securityGroups including clientSecurityGroup, or connect it with ` +
+        'admission: ClientAdmission.FUNCTION_SECURITY_GROUPS',
+    );
+  }
+  if (ids.length >= MAX_FUNCTION_SECURITY_GROUPS) {
+    throw new ServerlessLampValidationError(
+      `connectFunction: function ${fn.node.path} already has ${ids.length} security groups, the most AWS allows on a ` +
+        `function (${MAX_FUNCTION_SECURITY_GROUPS}), so it cannot join ${group.node.path}: create it with securityGroups ` +
+        'including clientSecurityGroup, or connect it with admission: ClientAdmission.FUNCTION_SECURITY_GROUPS',
+    );
+  }
+  cfn.vpcConfig = { ...vpcConfig, securityGroupIds: [...ids, group.securityGroupId] };
+  fn.connections.addSecurityGroup(group);
 }

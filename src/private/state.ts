@@ -38,6 +38,11 @@ export interface Users {
   readonly declared: Map<string, IConstruct>;
   /** Users the proxies' role may connect to the cluster as (end-to-end IAM). */
   readonly connectable: Set<string>;
+  /**
+   * Gives the proxies' role `rds-db:connect` as one more user (end-to-end
+   * IAM): set up with the role, called once per user in `connectable`.
+   */
+  allowProxyAs?: (user: string) => void;
   /** Secrets registered with every proxy (SECRETS). */
   readonly secrets: secretsmanager.ISecret[];
 }

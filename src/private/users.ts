@@ -48,23 +48,29 @@ export function setUpUsers(
   }
   if (authentication !== DatabaseAuthentication.IAM) return role;
   const stack = Stack.of(database);
-  const added = role.addToPrincipalPolicy(new iam.PolicyStatement({
+  // One statement per user rather than one growing list: aws-cdk-lib's Role
+  // moves whole statements into managed policies (OverflowPolicy1, ...) when
+  // its inline policy would pass IAM's 10,240 characters, so the proxy can be
+  // given hundreds of users by name, and none it should not have.
+  const allow = (user: string) => role.addToPrincipalPolicy(new iam.PolicyStatement({
     actions: ['rds-db:connect'],
-    resources: Lazy.list({
-      produce: () => [...users.connectable].sort().map((user) => stack.formatArn({
-        service: 'rds-db',
-        resource: 'dbuser',
-        resourceName: `${p.cluster.clusterResourceIdentifier}/${user}`,
-        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-      })),
-    }),
+    resources: [stack.formatArn({
+      service: 'rds-db',
+      resource: 'dbuser',
+      resourceName: `${p.cluster.clusterResourceIdentifier}/${user}`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    })],
   })).statementAdded;
-  if (!added) {
-    Annotations.of(database).addWarningV2('serverless-lamp:proxy-role-policy',
-      `proxyRole ${role.node.path} is imported, so it cannot be given rds-db:connect here: allow it rds-db:connect on ` +
-        'arn:<partition>:rds-db:<region>:<account>:dbuser:<cluster resource id>/<user> for each application user, ' +
-        'or the proxy cannot reach the database (end-to-end IAM)');
-  }
+  let warned = false;
+  users.allowProxyAs = (user) => {
+    if (!allow(user) && !warned) {
+      warned = true;
+      Annotations.of(database).addWarningV2('serverless-lamp:proxy-role-policy',
+        `proxyRole ${role.node.path} is imported, so it cannot be given rds-db:connect here: allow it rds-db:connect on ` +
+          'arn:<partition>:rds-db:<region>:<account>:dbuser:<cluster resource id>/<user> for each application user, ' +
+          'or the proxy cannot reach the database (end-to-end IAM)');
+    }
+  };
   return role;
 }
 
@@ -104,12 +110,25 @@ export function prepareConnect(users: Users, masterUsername: string, user: strin
     );
   }
   if (users.authentication === DatabaseAuthentication.IAM) {
-    users.connectable.add(user);
+    allowProxyAs(users, user);
   } else if (!isMaster && !users.declared.has(user)) {
     throw new ServerlessLampValidationError(
       `grantConnect: dbUser ('${user}') has no secret registered with the proxies: declare it with addUser('${user}', ...)`,
     );
   }
+}
+
+/**
+ * How many users' creations (or updates, or drops) run at once: at most this
+ * many provider invocations, each with one connection as the master user.
+ */
+export const USER_CREATION_LANES = 8;
+
+/** Adds `user` to those the proxies' role may connect to the cluster as (end-to-end IAM), once. */
+function allowProxyAs(users: Users, user: string): void {
+  if (users.connectable.has(user)) return;
+  users.connectable.add(user);
+  users.allowProxyAs?.(user);
 }
 
 /** The database parts a user is created in and with. */
@@ -148,6 +167,11 @@ export function declareUser(
   if (users.declared.has(userName)) {
     throw new ServerlessLampValidationError(`userName ('${userName}') is declared twice in ${state.scope.node.path}`);
   }
+  // A few at a time: each user's creation opens a connection as the master
+  // user, and CloudFormation would otherwise start them all at once. The
+  // users form USER_CREATION_LANES chains, in the order they are declared.
+  const earlier = [...users.declared.values()];
+  const laneBefore = earlier.length >= USER_CREATION_LANES ? earlier[earlier.length - USER_CREATION_LANES] : undefined;
   users.declared.set(userName, scope);
   const provider = usersProvider(target);
   const properties: Record<string, string> = {
@@ -164,9 +188,10 @@ export function declareUser(
   const dependencies: IConstruct[] = [
     ...cluster.node.findAll().filter((c) => c instanceof rds.CfnDBInstance),
     ...provider.network,
+    ...(laneBefore ? [laneBefore] : []),
   ];
   if (users.authentication === DatabaseAuthentication.IAM) {
-    users.connectable.add(userName);
+    allowProxyAs(users, userName);
     return { serviceToken: provider.serviceToken, retention: provider.retention, properties, dependencies };
   }
   const secret = userSecret(scope, target, userName);

@@ -224,6 +224,22 @@ export class NetworkModel {
     return [...seen.entries()].filter(([, ids]) => ids.length > 1).map(([key, ids]) => `${key}: ${ids.join(', ')}`);
   }
 
+  /**
+   * The rules of each security group the template declares, as AWS counts
+   * them against "inbound (outbound) rules per security group": inline and
+   * standalone rules alike; a group with no egress rule at all has the one
+   * default "all traffic" rule.
+   */
+  ruleCounts(): Record<Key, { inbound: number; outbound: number }> {
+    const out: Record<Key, { inbound: number; outbound: number }> = {};
+    for (const [id, r] of Object.entries(this.resources)) {
+      if (r.Type !== 'AWS::EC2::SecurityGroup') continue;
+      const egress = this.egressRules(id);
+      out[id] = { inbound: this.ingressRules(id).length, outbound: egress === 'all' ? 1 : egress.length };
+    }
+    return out;
+  }
+
   // ------------------------------------------------------------ internals
 
   /** Egress of w to the target's groups/subnets, and ingress of the target from w, on `port`. */
