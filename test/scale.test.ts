@@ -7,6 +7,7 @@
 import { App, Stack, aws_lambda as lambda } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { ClientAdmission, DatabaseAuthentication, ServerlessLampDatabase } from '../src';
+import { Resolver } from './support/iam-contract';
 import { DEFAULT_QUOTAS, allowedResources, rolePolicies } from './support/quotas';
 import { NetworkModel } from './support/reachability';
 import { USER_RESOURCE_TYPE } from '../src/provider/properties';
@@ -218,6 +219,22 @@ describe('proxies', () => {
     const db = new ServerlessLampDatabase(stack, 'Db');
     for (let i = 0; i < 20; i++) db.addProxy(`App${i}`, { maxConnectionsPercent: 4 });
     Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('21 proxies'));
+  });
+
+  test('alarms and the dashboard grow one row per proxy, far below CloudWatch\'s 500 widgets per dashboard', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Watched');
+    const db = new ServerlessLampDatabase(stack, 'Db');
+    for (let i = 0; i < 19; i++) db.addProxy(`App${i}`, { maxConnectionsPercent: 5 });
+    db.addAlarms();
+    db.addDashboard();
+    const template = synth(stack);
+    const alarms = idsOf(template, 'AWS::CloudWatch::Alarm').length;
+    const [dashboard] = idsOf(template, 'AWS::CloudWatch::Dashboard');
+    const body = JSON.parse(new Resolver({ Watched: template }).resolve('Watched', template.Resources[dashboard].Properties.DashboardBody));
+    const widgets: number = body.widgets.length;
+    expect(widgets).toBeLessThanOrEqual(500);
+    figures.push(`20 proxies with addAlarms() and addDashboard(): ${alarms} alarms, a dashboard of ${widgets} widgets`);
   });
 
   test('20 proxies: no such warning', () => {

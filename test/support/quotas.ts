@@ -11,7 +11,9 @@
  *   white space; 10 managed policies attached to a role (adjustable to 20);
  * - "CloudFormation quotas": 500 resources per stack;
  * - "Quotas and constraints for Amazon RDS": 20 proxies per account and
- *   Region (adjustable).
+ *   Region (adjustable);
+ * - "CloudWatch service quotas": 500 widgets per dashboard, no limit on the
+ *   number of alarms.
  */
 import { CfnTemplate, ENV, Resolver } from './iam-contract';
 
