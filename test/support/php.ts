@@ -169,10 +169,13 @@ export class PhpWorker {
   private readonly exited: Promise<void>;
 
   private constructor(php: string, options: PhpWorkerOptions) {
-    const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+    const driver = driverFile();
+    // The connector keeps tokens and counters per process in a file under the
+    // temporary directory (the CLI has no APCu): one of this test file's own.
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', TMPDIR: driverDir! };
     for (const [k, v] of Object.entries(options.env)) if (v !== undefined) env[k] = v;
     const ini = [...PHP_INI, ...(options.ini ?? [])].flatMap((s) => ['-d', s]);
-    this.proc = spawn(php, [...ini, driverFile(), CONNECTOR], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = spawn(php, [...ini, driver, CONNECTOR], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
     createInterface({ input: this.proc.stdout! }).on('line', (line) => {
       let response: { id: number; result?: unknown; error?: PhpError };
@@ -369,4 +372,15 @@ export async function noTlsServer() {
     }),
   );
   return { server, received: () => Buffer.concat(received) };
+}
+
+/**
+ * A `scratch` database the test user may write to (the server's own database
+ * is read-only for it, and its tables are what SHOW TABLES must list), with a
+ * table `scratch.runs (id, note)`.
+ */
+export async function createScratch(server: MariaDbServer): Promise<void> {
+  await server.adminQuery('CREATE DATABASE IF NOT EXISTS scratch');
+  await server.adminQuery('CREATE TABLE IF NOT EXISTS scratch.runs (id INT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(40))');
+  await server.adminQuery(`GRANT SELECT, INSERT, DELETE ON scratch.* TO '${server.user}'@'%'`);
 }
