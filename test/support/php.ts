@@ -95,6 +95,7 @@ while (($line = fgets(STDIN)) !== false) {
             'clock' => Database::useClock($args['at'] === null ? null : static fn (): int => $args['at']),
             'query' => $rows(Database::query($args['sql'], $args['params'] ?? [])),
             'connectionQuery' => $rows(Database::connection()->query($args['sql'])),
+            'pdo' => Database::pdo()->query($args['sql'])->fetchAll(PDO::FETCH_NUM),
             'authToken' => Database::authToken(),
             'sign' => array_map(static fn (array $i): string => Database::signAuthToken(...$i), $args['inputs']),
             'stats' => Database::stats(),

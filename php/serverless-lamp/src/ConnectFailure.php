@@ -66,7 +66,8 @@ final class ConnectFailure
         #[\SensitiveParameter] string $token,
     ): DatabaseException {
         $detail = self::redact($detail, $token);
-        $tlsDetail = self::redact(self::tlsDetail($warnings), $token);
+        // PDO words it "Cannot connect to MySQL using SSL", mysqli "... by using SSL".
+        $tlsDetail = self::redact(self::tlsDetail(preg_match('/Cannot connect to MySQL (by )?using SSL/', $detail) === 1 ? [...$warnings, 'Cannot connect to MySQL by using SSL'] : $warnings), $token);
         $prefix = "cannot connect to {$config->where()} as {$config->user}";
         $sent = $before !== null && $after !== null ? $after['sent'] - $before['sent'] : null;
         $received = $before !== null && $after !== null ? $after['received'] - $before['received'] : null;
