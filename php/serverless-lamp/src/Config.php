@@ -39,6 +39,23 @@ final class Config
      */
     public static function fromEnvironment(array $overrides = []): self
     {
+        // The environment of a Lambda function does not change while it runs:
+        // read once per request (PHP-FPM) or process.
+        if ($overrides === [] && self::$fromEnvironment !== null) {
+            return self::$fromEnvironment;
+        }
+        $config = self::read($overrides);
+        if ($overrides === []) {
+            self::$fromEnvironment = $config;
+        }
+        return $config;
+    }
+
+    private static ?self $fromEnvironment = null;
+
+    /** @param array<string, string|int|null> $overrides */
+    private static function read(array $overrides): self
+    {
         $env = static fn (string ...$names): string => array_reduce(
             $names,
             static fn (string $found, string $name): string => $found !== '' ? $found : (string) getenv($name),
