@@ -36,8 +36,15 @@ function fastcgi(socket: string, params: Record<string, string>): Promise<string
     header.writeUInt16BE(content.length, 4);
     return Buffer.concat([header, content]);
   };
-  const length = (n: number) => (n < 128 ? Buffer.from([n]) : Buffer.from([(n >>> 24) | 0x80, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]));
-  const pairs = Buffer.concat(Object.entries(params).map(([k, v]) => Buffer.concat([length(Buffer.byteLength(k)), length(Buffer.byteLength(v)), Buffer.from(k), Buffer.from(v)])));
+  // Name and value lengths: one byte below 128, else four with the top bit set.
+  const length = (n: number) => {
+    if (n < 128) return Buffer.from([n]);
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(n + 0x80000000);
+    return b;
+  };
+  const pairs = Buffer.concat(Object.entries(params).map(([k, v]) =>
+    Buffer.concat([length(Buffer.byteLength(k)), length(Buffer.byteLength(v)), Buffer.from(k), Buffer.from(v)])));
   const request = Buffer.concat([
     record(1, Buffer.from([0, 1, 0, 0, 0, 0, 0, 0])), // BEGIN_REQUEST, RESPONDER, no keep-alive
     record(4, pairs),
@@ -72,7 +79,7 @@ function fastcgi(socket: string, params: Record<string, string>): Promise<string
 
 function median(xs: number[]): number {
   const sorted = [...xs].sort((p, q) => p - q);
-  const mid = sorted.length >> 1;
+  const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
@@ -119,8 +126,14 @@ async function main(): Promise<void> {
     const params = (via: string) => {
       const query = `via=${via}&now=${T0}`;
       return {
-        GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', SCRIPT_FILENAME: WEB_APP, SCRIPT_NAME: '/index.php',
-        REQUEST_URI: `/?${query}`, QUERY_STRING: query, SERVER_PROTOCOL: 'HTTP/1.1', SERVER_NAME: 'localhost',
+        GATEWAY_INTERFACE: 'CGI/1.1',
+        REQUEST_METHOD: 'GET',
+        SCRIPT_FILENAME: WEB_APP,
+        SCRIPT_NAME: '/index.php',
+        REQUEST_URI: `/?${query}`,
+        QUERY_STRING: query,
+        SERVER_PROTOCOL: 'HTTP/1.1',
+        SERVER_NAME: 'localhost',
       };
     };
     const variants = [

@@ -290,6 +290,30 @@ describeWithBoth('PHP connector against MariaDB (RDS Proxy stand-in)', () => {
     expect(await w.call('stats')).toEqual({ tokensMinted: 1, connectionsOpened: 2, reconnects: 0 });
   });
 
+  test('a transaction whose connection is killed fails; nothing after it runs in autocommit, even if the failure is swallowed', async () => {
+    await createScratch(server);
+    const w = await worker(env({ DB_IDLE_CHECK_MS: '0' }));
+    await w.call('query', { sql: "DELETE FROM scratch.runs WHERE note LIKE 'mtx-%'" });
+    const statements = ["INSERT INTO scratch.runs (note) VALUES ('mtx-1')", 'SELECT SLEEP(5)', "INSERT INTO scratch.runs (note) VALUES ('mtx-2')"];
+    const killDuringSleep = async () => {
+      for (let i = 0; i < 500 && (await server.adminQuery<unknown[]>("SELECT 1 FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(5)'")).length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return server.killConnections();
+    };
+    const [err, killed] = await Promise.all([w.error('transaction', { statements }), killDuringSleep()]);
+    expect(killed).toHaveLength(1);
+    expect(err).toMatchObject({ reason: 'CONNECTION_LOST' });
+
+    const [swallowed] = await Promise.all([w.error('transaction', { statements, swallow: true }), killDuringSleep()]);
+    // The SLEEP lost the connection; the INSERT after it was refused (not run
+    // on a new connection), and the transaction fails although its work did not.
+    expect(swallowed).toMatchObject({ reason: 'CONNECTION_LOST', message: "the transaction's connection was lost; it was rolled back by the server" });
+    expect(await server.adminQuery("SELECT note FROM scratch.runs WHERE note LIKE 'mtx-%'")).toEqual([]);
+    // After the transaction, the next call opens a new connection.
+    expect(await w.call('query', { sql: 'DO 1' })).toBe(true);
+  });
+
   test('a reconnect after the refresh point signs a fresh token; before it, the cached one', async () => {
     const w = await worker(env({ DB_IDLE_CHECK_MS: '0' }));
     expect(await w.call('query', { sql: 'SHOW TABLES' })).toHaveLength(server.tables.length);

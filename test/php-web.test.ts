@@ -126,8 +126,12 @@ describeWithAll('PHP web app under PHP-FPM (one worker, as Bref runs it)', () =>
   test('Database::pdo(): 300 requests share one server connection and one token, kept in APCu', async () => {
     const connectionsBefore = await server.status('Connections');
     const preparedBefore = await server.status('Com_stmt_prepare');
+    const adminBefore = await server.status('Com_admin_commands');
     const f = await startFpm(environment(server.port, server));
     const { ids, last } = await serve(f, 300, { via: 'pdo', now: T0 });
+    // PDO finds its persistent connection again with one COM_PING per request
+    // (MariaDB counts it among the admin commands), not by authenticating again.
+    expect((await server.status('Com_admin_commands')) - adminBefore).toBe(299);
     expect(ids).toHaveLength(1);
     expect(await server.connectionIds()).toEqual(ids);
     expect((await server.status('Connections')) - connectionsBefore).toBe(1);
@@ -160,6 +164,21 @@ describeWithAll('PHP web app under PHP-FPM (one worker, as Bref runs it)', () =>
     expect(fourth.ids).toHaveLength(1);
     expect(fourth.last.stats).toEqual({ tokensMinted: 2, connectionsOpened: 3, reconnects: 2 });
     expect(await server.connectionIds()).toEqual(fourth.ids);
+  });
+
+  test('mysqli `p:` is no way across requests: with a token, each request opens a new connection', async () => {
+    // mysqlnd re-authenticates a reused persistent link with COM_CHANGE_USER,
+    // which cannot carry the token (over 255 bytes): the reuse fails and
+    // mysqli silently opens a new connection.
+    const connectionsBefore = await server.status('Connections');
+    const f = await startFpm(environment(server.port, server));
+    const { ids, last } = await serve(f, 3, { via: 'mysqliPersistent', now: T0 });
+    expect(ids).toHaveLength(3);
+    // mysqlnd's own words, on the reuse.
+    expect(last.warnings.join('\n')).toMatch(/Authentication data too long/);
+    expect((await server.status('Connections')) - connectionsBefore).toBe(3);
+    // The token itself was kept: one minted for the three requests.
+    expect(last.stats).toMatchObject({ tokensMinted: 1 });
   });
 
   test('without APCu the record is a 0600 file in the temporary directory, and works the same', async () => {
@@ -243,6 +262,22 @@ describeWithAll('PHP web app under PHP-FPM (one worker, as Bref runs it)', () =>
       const next = await ok(f, { via: 'pdo', now: T0 });
       expect(next.stats).toMatchObject({ reconnects: 1 });
       expect(await count('cut-once')).toBe(1);
+    });
+
+    test('Laravel: a statement whose connection drops is not run again (Laravel itself would re-run it)', async () => {
+      const f = await startFpm(environment(relay.port, server));
+      await ok(f, { via: 'laravel', now: T0 });
+      const insertsBefore = await server.status('Com_insert_select');
+      const pending = f.request({ via: 'laravel', op: 'sleepInsert', note: 'laravel-once', sleep: 1, now: T0 });
+      await until(running('INSERT INTO scratch.runs%'), 'the INSERT to run');
+      expect(relay.sever({ upstream: false })).toBe(1);
+      const response = await pending;
+      outputs.push(response.body);
+      expect(response.status).toBe(500);
+      expect(response.json.error.class).toBe('Illuminate\\Database\\QueryException');
+      await until(async () => !(await running('INSERT INTO scratch.runs%')()), 'the INSERT to end');
+      expect(await count('laravel-once')).toBe(1);
+      expect((await server.status('Com_insert_select')) - insertsBefore).toBe(1);
     });
 
     test('a transaction cut off fails with CONNECTION_LOST, commits nothing, and nothing after it runs in autocommit', async () => {

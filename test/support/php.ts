@@ -96,6 +96,22 @@ while (($line = fgets(STDIN)) !== false) {
             'query' => $rows(Database::query($args['sql'], $args['params'] ?? [])),
             'connectionQuery' => $rows(Database::connection()->query($args['sql'])),
             'pdo' => Database::pdo()->query($args['sql'])->fetchAll(PDO::FETCH_NUM),
+            // Statements in Database::transaction(); with 'swallow', a failed
+            // one is caught and the rest still attempted (as careless code does).
+            'transaction' => Database::transaction(static function () use ($args, $rows): array {
+                $results = [];
+                foreach ($args['statements'] as $sql) {
+                    try {
+                        $results[] = $rows(Database::query($sql));
+                    } catch (DatabaseException $e) {
+                        if (!($args['swallow'] ?? false)) {
+                            throw $e;
+                        }
+                        $results[] = ['failed' => $e->reason];
+                    }
+                }
+                return $results;
+            }),
             'authToken' => Database::authToken(),
             'sign' => array_map(static fn (array $i): string => Database::signAuthToken(...$i), $args['inputs']),
             'stats' => Database::stats(),

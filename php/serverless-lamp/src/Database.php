@@ -301,6 +301,11 @@ final class Database
     public static function connection(): \mysqli
     {
         $config = Config::fromEnvironment();
+        if (self::$inTransaction && self::$connection === null) {
+            // Inside transaction(), a lost connection is not replaced: the
+            // rest of the transaction would run in autocommit.
+            throw new DatabaseException(DatabaseException::CONNECTION_LOST, 'the transaction\'s connection was lost; nothing more runs until the transaction ends');
+        }
         if (self::$connection !== null) {
             if (self::$inTransaction || !self::idle(self::$connectionUsedAt, $config) || self::ping(self::$connection)) {
                 self::$connectionUsedAt = hrtime(true) / 1e9;
@@ -353,6 +358,11 @@ final class Database
         try {
             self::run($connection, 'START TRANSACTION', []);
             $result = $work($connection);
+            if (self::$connection !== $connection) {
+                // A statement inside lost the connection and the failure was
+                // caught: the transaction is gone, whatever $work returned.
+                throw new DatabaseException(DatabaseException::CONNECTION_LOST, 'the transaction\'s connection was lost; it was rolled back by the server');
+            }
             self::run($connection, 'COMMIT', []);
             return $result;
         } catch (\Throwable $e) {
