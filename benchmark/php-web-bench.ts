@@ -13,7 +13,7 @@
  * loop after another), to the same worker; each runs one SELECT:
  *   (a) through the connector: Database::pdo() (persistent PDO, the kept token);
  *   (b) the floor: a bare persistent PDO with a fixed password, same server,
- *       same TLS settings;
+ *       same TLS settings, the connector not even loaded;
  *   (c) the reference sample's pattern: a new token and a new connection
  *       (TLS handshake, authentication) per request.
  * Prints the medians and the ratios (a)/(b) and (c)/(a).
@@ -124,7 +124,7 @@ async function main(): Promise<void> {
       ini: ['display_errors=0'],
     });
     const params = (via: string) => {
-      const query = `via=${via}&now=${T0}`;
+      const query = `via=${via}&now=${T0}&report=0`;
       return {
         GATEWAY_INTERFACE: 'CGI/1.1',
         REQUEST_METHOD: 'GET',

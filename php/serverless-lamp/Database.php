@@ -9,7 +9,7 @@
  *
  * It registers an autoloader for the ServerlessLamp\ namespace (src/, one
  * class per file, PSR-4: what composer.json declares) and loads the
- * connector's core classes.
+ * connector's main class; the others load when first used.
  */
 
 declare(strict_types=1);
@@ -26,4 +26,3 @@ spl_autoload_register(static function (string $class): void {
 });
 
 class_exists(\ServerlessLamp\Database::class);
-class_exists(\ServerlessLamp\DatabaseException::class);

@@ -32,29 +32,11 @@ final class ConnectFailure
     }
 
     /**
-     * mysqlnd's bytes sent and received, and connections made, in this
-     * process so far; null when unknown (mysqli not loaded, or statistics off).
-     *
-     * @return array{sent: int, received: int, connects: int}|null
-     */
-    public static function counters(): ?array
-    {
-        if (!function_exists('mysqli_get_client_stats')) {
-            return null;
-        }
-        $stats = mysqli_get_client_stats();
-        if (!is_array($stats) || !isset($stats['bytes_sent'], $stats['bytes_received'], $stats['connect_success'])) {
-            return null;
-        }
-        return ['sent' => (int) $stats['bytes_sent'], 'received' => (int) $stats['bytes_received'], 'connects' => (int) $stats['connect_success']];
-    }
-
-    /**
      * The exception for a failed connection attempt.
      *
      * @param list<string> $warnings PHP warnings raised during the attempt
-     * @param array{sent: int, received: int, connects: int}|null $before counters() before the attempt
-     * @param array{sent: int, received: int, connects: int}|null $after counters() after it
+     * @param array{sent: int, received: int, connects: int}|null $before Database::mysqlndCounters() before the attempt
+     * @param array{sent: int, received: int, connects: int}|null $after the same after it
      */
     public static function classify(
         Config $config,

@@ -230,7 +230,7 @@ final class Database
         for (;;) {
             $token = $state['pdo']['value'];
             $warnings = [];
-            $before = ConnectFailure::counters();
+            $before = self::mysqlndCounters();
             $failure = null;
             set_error_handler(static function (int $level, string $message) use (&$warnings): bool {
                 $warnings[] = $message;
@@ -243,7 +243,7 @@ final class Database
             } finally {
                 restore_error_handler();
             }
-            $after = ConnectFailure::counters();
+            $after = self::mysqlndCounters();
             if ($failure === null) {
                 self::$openedNew = $before === null || $after === null || $after['connects'] > $before['connects'];
                 if (self::$openedNew) {
@@ -558,6 +558,26 @@ final class Database
         return $e->getMessage();
     }
 
+    /**
+     * mysqlnd's bytes sent and received, and connections made, in this
+     * process so far; null when unknown (mysqli not loaded, or statistics
+     * off). mysqli and pdo_mysql share them.
+     *
+     * @return array{sent: int, received: int, connects: int}|null
+     * @see https://www.php.net/manual/en/mysqlnd.stats.php
+     */
+    private static function mysqlndCounters(): ?array
+    {
+        if (!function_exists('mysqli_get_client_stats')) {
+            return null;
+        }
+        $stats = mysqli_get_client_stats();
+        if (!is_array($stats) || !isset($stats['bytes_sent'], $stats['bytes_received'], $stats['connect_success'])) {
+            return null;
+        }
+        return ['sent' => (int) $stats['bytes_sent'], 'received' => (int) $stats['bytes_received'], 'connects' => (int) $stats['connect_success']];
+    }
+
     /** True when the connection answers a ping (COM_PING). */
     private static function ping(\mysqli $connection): bool
     {
@@ -571,7 +591,7 @@ final class Database
         $token = self::authToken();
         $state = &self::state($config);
         $warnings = [];
-        $before = ConnectFailure::counters();
+        $before = self::mysqlndCounters();
         $connection = self::guarded($warnings, static function () use ($config, $token): \mysqli {
             $connection = mysqli_init();
             if ($connection === false) {
@@ -598,7 +618,7 @@ final class Database
             );
             return $connection;
         }, $failure);
-        $after = ConnectFailure::counters();
+        $after = self::mysqlndCounters();
         if ($connection instanceof \mysqli) {
             $state['stats']['connectionsOpened']++;
             self::saveState();
