@@ -18,7 +18,7 @@
  * Doctrine DBAL's sources, PHP or MariaDB skips this file with a warning;
  * with CI set, it fails.
  */
-import { statSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FAKE_CREDENTIALS, FAKE_REGION, iamAuthToken, MariaDbServer, mariaDbOrSkip } from './support/mariadb';
 import { closeServer, portOf } from './support/net';
@@ -405,6 +405,13 @@ describeWithAll('PDO refusals (Database::pdo())', () => {
       await relay.close();
     }
   });
+});
+
+test('CI installs what this file needs (.ci/install-test-deps), so there it runs rather than skips', () => {
+  const install = readFileSync(join(__dirname, '..', '.ci', 'install-test-deps'), 'utf8');
+  for (const pkg of ['php-fpm', 'php-apcu', 'php-mysql', 'libfcgi-bin', 'php-laravel-framework', 'php-doctrine-dbal', 'composer']) {
+    expect(install).toContain(pkg);
+  }
 });
 
 afterAll(() => {
