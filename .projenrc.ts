@@ -258,11 +258,10 @@ project.postCompileTask.exec('jsii-rosetta extract --compile --fail --strict');
 // The main job must keep working: the tests synthesize the example app too.
 project.testTask.spawn(exampleTask);
 
-// The PHP connector's Composer manifest (Debian packages Composer; .ci/install-test-deps installs it).
-project.testTask.exec(
-  'if command -v composer >/dev/null; then composer validate --strict php/serverless-lamp/composer.json; ' +
-  'elif [ -n "${CI:-}" ]; then echo "composer is required in CI" >&2; exit 1; fi',
-);
+// The PHP connector's Composer manifest. Debian packages Composer, and
+// .ci/install-test-deps installs it (and fails without it), so CI always
+// validates; elsewhere a machine without Composer skips the step.
+project.testTask.exec('composer validate --strict php/serverless-lamp/composer.json', { condition: 'command -v composer' });
 
 // `build` packs the npm package and generates the Python, Java, .NET and Go
 // sources offline (jsii-pacmak --code-only), on any machine, CI or not.
