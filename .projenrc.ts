@@ -1,5 +1,5 @@
 import { readFileSync, readdirSync } from 'node:fs';
-import { awscdk, javascript } from 'projen';
+import { awscdk, javascript, TaskShell } from 'projen';
 
 /*
  * aws-cdk-lib version choice.
@@ -333,6 +333,16 @@ project.postCompileTask.exec('jsii-rosetta extract --compile --fail --strict');
 // The main job must keep working: the tests synthesize the example app too.
 project.testTask.spawn(exampleTask);
 
+// The PHP connector's Composer manifest. Debian packages Composer, and
+// .ci/install-test-deps installs it (and fails without it); a machine without
+// Composer skips the step, except in CI. A system shell: projen's own parses
+// no `if`.
+project.testTask.exec(
+  'if command -v composer >/dev/null; then composer validate --strict php/serverless-lamp/composer.json; ' +
+  'elif [ -n "${CI:-}" ]; then echo "composer is required in CI" >&2; exit 1; fi',
+  { shell: TaskShell.bash() },
+);
+
 // `build` packs the npm package and generates the Python, Java, .NET and Go
 // sources offline (jsii-pacmak --code-only), on any machine, CI or not.
 // Building those packages needs their toolchains and registries: run
@@ -347,6 +357,8 @@ project.addTask('benchmark', {
   steps: [
     { spawn: project.bundler.bundleTask.name },
     { exec: 'ts-node --project tsconfig.dev.json benchmark/handler-bench.ts' },
+    // The PHP web path over FastCGI (PHP-FPM): see benchmark/php-web-bench.ts.
+    { exec: 'ts-node --project tsconfig.dev.json benchmark/php-web-bench.ts' },
   ],
 });
 

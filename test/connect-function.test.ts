@@ -167,12 +167,16 @@ test('a PHP function can get the connector as a layer: /opt/serverless-lamp/Data
   expect(Object.keys(layers)).toEqual([expect.stringMatching(/^DbPhpConnector/)]); // one per database
   expect(Object.values(layers)[0].Properties.CompatibleArchitectures).toEqual(['arm64', 'x86_64']);
   expect(connected(template, 'Php').layers).toEqual(['arn:aws:lambda:us-east-1:534081306603:layer:arm-php-83:40', { Ref: Object.keys(layers)[0] }]);
-  // What the layer holds: the connector, at the path PHP functions require
-  // (the layer's content is the asset CloudFormation unpacks under /opt).
+  // What the layer holds: the connector's directory as the package ships it,
+  // with the file PHP functions require at its path (the layer's content is
+  // the asset CloudFormation unpacks under /opt) and the classes it loads.
   const assetHash = String(Object.values(layers)[0].Properties.Content.S3Key).replace(/\.zip$/, '');
   const staged = join(ctx.app.synth().directory, `asset.${assetHash}`);
-  expect(readdirSync(staged, { recursive: true }).map(String).sort()).toEqual(['serverless-lamp', join('serverless-lamp', 'Database.php')]);
-  expect(readFileSync(join(staged, 'serverless-lamp', 'Database.php'), 'utf8')).toMatch(/^namespace ServerlessLamp;$/m);
+  const shipped = readdirSync(join(__dirname, '..', 'php'), { recursive: true }).map(String).sort();
+  expect(readdirSync(staged, { recursive: true }).map(String).sort()).toEqual(shipped);
+  expect(shipped).toEqual(expect.arrayContaining([join('serverless-lamp', 'Database.php'), join('serverless-lamp', 'src', 'Database.php')]));
+  expect(readFileSync(join(staged, 'serverless-lamp', 'Database.php'), 'utf8')).toMatch(/spl_autoload_register/);
+  expect(readFileSync(join(staged, 'serverless-lamp', 'src', 'Database.php'), 'utf8')).toMatch(/^namespace ServerlessLamp;$/m);
 });
 
 test('another user, another proxy, the read-only endpoint', () => {

@@ -16,7 +16,7 @@ import { rmSync } from 'node:fs';
 import { Signer } from '@aws-sdk/rds-signer';
 import { FAKE_CREDENTIALS, FAKE_REGION, iamAuthToken, MariaDbServer, mariaDbOrSkip } from './support/mariadb';
 import { closeServer, portOf, recordingRelay } from './support/net';
-import { noTlsServer, opensslVerify, PhpWorker, phpOrSkip, runPhp, startWrongNameServer } from './support/php';
+import { createScratch, noTlsServer, opensslVerify, PhpWorker, phpOrSkip, runPhp, startWrongNameServer } from './support/php';
 
 const SUITE = 'test/php-connector.test.ts';
 const php = phpOrSkip(SUITE);
@@ -253,9 +253,11 @@ describeWithBoth('PHP connector against MariaDB (RDS Proxy stand-in)', () => {
     expect(await w.call('stats')).toEqual({ tokensMinted: 1, connectionsOpened: 1, reconnects: 0 });
   });
 
-  test('a killed connection is replaced on the next call, once, by query() and by connection()', async () => {
-    const w = await worker(env());
+  test('a connection idle for DB_IDLE_CHECK_MS is pinged first, and a dead one replaced before anything is sent', async () => {
+    // DB_IDLE_CHECK_MS=0: every use counts as after an idle period.
+    const w = await worker(env({ DB_IDLE_CHECK_MS: '0' }));
     const [[id]] = await w.call<number[][]>('query', { sql: 'SELECT CONNECTION_ID()' });
+    const pingsBefore = await server.status('Com_admin_commands');
     // As when the proxy closes the connection while the function is frozen.
     expect(server.killConnectionsSync()).toEqual([Number(id)]);
     const [[replaced]] = await w.call<number[][]>('query', { sql: 'SELECT CONNECTION_ID()' });
@@ -266,10 +268,54 @@ describeWithBoth('PHP connector against MariaDB (RDS Proxy stand-in)', () => {
     expect(await w.call('connectionQuery', { sql: 'SHOW TABLES' })).toEqual(server.tables.map((t) => [t]));
     expect(await w.call('stats')).toEqual({ tokensMinted: 1, connectionsOpened: 3, reconnects: 2 });
     expect(await server.connectionIds()).toHaveLength(1);
+    // A live connection answered the ping (COM_PING is an admin command).
+    expect(await w.call('query', { sql: 'DO 1' })).toBe(true);
+    expect(await server.status('Com_admin_commands')).toBeGreaterThan(pingsBefore);
+  });
+
+  test('a recently used connection is not checked: a killed one fails the statement once, which is not re-run', async () => {
+    const w = await worker(env());
+    await createScratch(server);
+    await w.call('query', { sql: 'DELETE FROM scratch.runs' });
+    const pingsBefore = await server.status('Com_admin_commands');
+    server.killConnectionsSync();
+    const err = await w.error('query', { sql: "INSERT INTO scratch.runs (note) VALUES ('once')" });
+    expect(err).toMatchObject({ reason: 'CONNECTION_LOST' });
+    expect(err.message).toContain('it is not run again');
+    // No DO 1 and no ping on a connection used moments ago; no second attempt.
+    expect(await server.status('Com_admin_commands')).toBe(pingsBefore);
+    expect(await w.call('stats')).toEqual({ tokensMinted: 1, connectionsOpened: 1, reconnects: 0 });
+    // The next call opens a new connection.
+    expect(await w.call('query', { sql: "SELECT COUNT(*) FROM scratch.runs WHERE note = 'once'" })).toEqual([['0']]);
+    expect(await w.call('stats')).toEqual({ tokensMinted: 1, connectionsOpened: 2, reconnects: 0 });
+  });
+
+  test('a transaction whose connection is killed fails; nothing after it runs in autocommit, even if the failure is swallowed', async () => {
+    await createScratch(server);
+    const w = await worker(env({ DB_IDLE_CHECK_MS: '0' }));
+    await w.call('query', { sql: "DELETE FROM scratch.runs WHERE note LIKE 'mtx-%'" });
+    const statements = ["INSERT INTO scratch.runs (note) VALUES ('mtx-1')", 'SELECT SLEEP(5)', "INSERT INTO scratch.runs (note) VALUES ('mtx-2')"];
+    const killDuringSleep = async () => {
+      for (let i = 0; i < 500 && (await server.adminQuery<unknown[]>("SELECT 1 FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(5)'")).length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return server.killConnections();
+    };
+    const [err, killed] = await Promise.all([w.error('transaction', { statements }), killDuringSleep()]);
+    expect(killed).toHaveLength(1);
+    expect(err).toMatchObject({ reason: 'CONNECTION_LOST' });
+
+    const [swallowed] = await Promise.all([w.error('transaction', { statements, swallow: true }), killDuringSleep()]);
+    // The SLEEP lost the connection; the INSERT after it was refused (not run
+    // on a new connection), and the transaction fails although its work did not.
+    expect(swallowed).toMatchObject({ reason: 'CONNECTION_LOST', message: "the transaction's connection was lost; it was rolled back by the server" });
+    expect(await server.adminQuery("SELECT note FROM scratch.runs WHERE note LIKE 'mtx-%'")).toEqual([]);
+    // After the transaction, the next call opens a new connection.
+    expect(await w.call('query', { sql: 'DO 1' })).toBe(true);
   });
 
   test('a reconnect after the refresh point signs a fresh token; before it, the cached one', async () => {
-    const w = await worker(env());
+    const w = await worker(env({ DB_IDLE_CHECK_MS: '0' }));
     expect(await w.call('query', { sql: 'SHOW TABLES' })).toHaveLength(server.tables.length);
     // 11 minutes later: the cached token still works.
     await w.call('clock', { at: T0 + 11 * MINUTE });

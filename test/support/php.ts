@@ -95,6 +95,23 @@ while (($line = fgets(STDIN)) !== false) {
             'clock' => Database::useClock($args['at'] === null ? null : static fn (): int => $args['at']),
             'query' => $rows(Database::query($args['sql'], $args['params'] ?? [])),
             'connectionQuery' => $rows(Database::connection()->query($args['sql'])),
+            'pdo' => Database::pdo()->query($args['sql'])->fetchAll(PDO::FETCH_NUM),
+            // Statements in Database::transaction(); with 'swallow', a failed
+            // one is caught and the rest still attempted (as careless code does).
+            'transaction' => Database::transaction(static function () use ($args, $rows): array {
+                $results = [];
+                foreach ($args['statements'] as $sql) {
+                    try {
+                        $results[] = $rows(Database::query($sql));
+                    } catch (DatabaseException $e) {
+                        if (!($args['swallow'] ?? false)) {
+                            throw $e;
+                        }
+                        $results[] = ['failed' => $e->reason];
+                    }
+                }
+                return $results;
+            }),
             'authToken' => Database::authToken(),
             'sign' => array_map(static fn (array $i): string => Database::signAuthToken(...$i), $args['inputs']),
             'stats' => Database::stats(),
@@ -169,10 +186,13 @@ export class PhpWorker {
   private readonly exited: Promise<void>;
 
   private constructor(php: string, options: PhpWorkerOptions) {
-    const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+    const driver = driverFile();
+    // The connector keeps tokens and counters per process in a file under the
+    // temporary directory (the CLI has no APCu): one of this test file's own.
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', TMPDIR: driverDir! };
     for (const [k, v] of Object.entries(options.env)) if (v !== undefined) env[k] = v;
     const ini = [...PHP_INI, ...(options.ini ?? [])].flatMap((s) => ['-d', s]);
-    this.proc = spawn(php, [...ini, driverFile(), CONNECTOR], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = spawn(php, [...ini, driver, CONNECTOR], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
     createInterface({ input: this.proc.stdout! }).on('line', (line) => {
       let response: { id: number; result?: unknown; error?: PhpError };
@@ -369,4 +389,15 @@ export async function noTlsServer() {
     }),
   );
   return { server, received: () => Buffer.concat(received) };
+}
+
+/**
+ * A `scratch` database the test user may write to (the server's own database
+ * is read-only for it, and its tables are what SHOW TABLES must list), with a
+ * table `scratch.runs (id, note)`.
+ */
+export async function createScratch(server: MariaDbServer): Promise<void> {
+  await server.adminQuery('CREATE DATABASE IF NOT EXISTS scratch');
+  await server.adminQuery('CREATE TABLE IF NOT EXISTS scratch.runs (id INT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(40))');
+  await server.adminQuery(`GRANT SELECT, INSERT, DELETE ON scratch.* TO '${server.user}'@'%'`);
 }
