@@ -80,13 +80,6 @@ async function ok(f: PhpFpm, query: Record<string, string | number>): Promise<Fp
   return response.json;
 }
 
-async function failed(f: PhpFpm, query: Record<string, string | number>): Promise<FpmResponse['json']['error']> {
-  const response = await f.request(query);
-  outputs.push(response.body);
-  expect(response.status).toBe(500);
-  return response.json.error;
-}
-
 /** `n` requests in a row; the distinct connection ids they saw, and the last answer. */
 async function serve(f: PhpFpm, n: number, query: Record<string, string | number>) {
   const ids = new Set<number>();
