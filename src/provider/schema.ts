@@ -62,29 +62,34 @@ export async function onSchemaEvent(event: SchemaEvent, budget: Budget): Promise
   const spec = parseSchemaSpec(event.ResourceProperties);
   const sources = await fetchMigrationSources(spec.bucket, spec.key, budget.deadline);
   log('info', 'migration files fetched', { files: sources.length, key: spec.key });
-  const result = await withMasterConnection({ host: spec.host, port: spec.port, secretArn: spec.passwordSecretArn ?? '' }, budget, async (conn) => {
+  const outcome = await withMasterConnection({ host: spec.host, port: spec.port, secretArn: spec.passwordSecretArn ?? '' }, budget, async (conn) => {
     try {
-      return await migrate(conn, sources, {
-        deadline: budget.deadline,
-        minimumFileTimeMs: MINIMUM_FILE_TIME_MS,
-        lockTimeoutSeconds: Math.max(0, Math.min(LOCK_TIMEOUT_SECONDS, Math.floor((budget.left() - MINIMUM_FILE_TIME_MS) / 1000))),
-        outOfOrder: spec.outOfOrder,
-        onProgress: (p) => {
-          switch (p.kind) {
-            case 'plan': log('info', 'migration plan', { database: p.database, applied: p.appliedCount, pending: p.pending.map((f) => f.script) }); break;
-            case 'warning': log('warn', p.message); break;
-            case 'start': log('info', 'migration started', { script: p.file.script, statements: p.statements, index: p.index, total: p.total }); break;
-            case 'applied': log('info', 'migration applied', { script: p.file.script, executionTimeMs: p.executionTimeMs }); break;
-            case 'failed': log('error', 'migration failed', { script: p.file.script, message: p.message }); break;
-          }
-        },
-      });
+      return {
+        result: await migrate(conn, sources, {
+          deadline: budget.deadline,
+          minimumFileTimeMs: MINIMUM_FILE_TIME_MS,
+          lockTimeoutSeconds: Math.max(0, Math.min(LOCK_TIMEOUT_SECONDS, Math.floor((budget.left() - MINIMUM_FILE_TIME_MS) / 1000))),
+          outOfOrder: spec.outOfOrder,
+          onProgress: (p) => {
+            switch (p.kind) {
+              case 'plan': log('info', 'migration plan', { database: p.database, applied: p.appliedCount, pending: p.pending.map((f) => f.script) }); break;
+              case 'warning': log('warn', p.message); break;
+              case 'start': log('info', 'migration started', { script: p.file.script, statements: p.statements, index: p.index, total: p.total }); break;
+              case 'applied': log('info', 'migration applied', { script: p.file.script, executionTimeMs: p.executionTimeMs }); break;
+              case 'failed': log('error', 'migration failed', { script: p.file.script, message: p.message }); break;
+            }
+          },
+        }),
+      };
     } catch (err) {
-      // Never retried: the engine's message says what failed and what to do.
-      if (err instanceof MigrationError) throw new ProviderError(`${err.failure === 'validation' ? 'validation failed, nothing ran: ' : ''}${err.message}`);
+      // Returned, not thrown: a migration is never retried, and its message
+      // (the file, the statement, the server's error, what to do) is the answer's reason as it is.
+      if (err instanceof MigrationError) return { failure: err };
       throw err;
     }
   }, { database: spec.database, ...(spec.authentication === 'IAM' ? { login: () => iamLogin(spec) } : {}) });
+  if (outcome.failure) throw new ProviderError(outcome.failure.message);
+  const result = outcome.result!;
   const applied = result.applied.map((a) => a.script).join(', ');
   log('info', 'schema up to date', { database: result.database, applied: result.applied.length, warnings: result.warnings.length });
   return {
