@@ -113,7 +113,8 @@ export class ServerlessLampDatabase extends ProxyBase {
    * The S3 gateway endpoint the construct added to the subnets' route tables
    * for the users provider's answers to CloudFormation, if it added one (see
    * `s3Route`). Its policy allows only `s3:PutObject` to CloudFormation's
-   * custom resource response bucket of the Region: if other workloads in
+   * custom resource response bucket of the Region (and, with a `schema`,
+   * `s3:GetObject` on its migration files' asset object): if other workloads in
    * these subnets use S3 through it, allow them with `addToPolicy()`.
    */
   public readonly s3Endpoint?: ec2.GatewayVpcEndpoint;

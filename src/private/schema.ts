@@ -1,4 +1,4 @@
-import { CustomResource, aws_rds as rds, aws_s3_assets as s3assets, aws_secretsmanager as secretsmanager } from 'aws-cdk-lib';
+import { CustomResource, aws_iam as iam, aws_rds as rds, aws_s3_assets as s3assets, aws_secretsmanager as secretsmanager } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
 import { ServerlessLampValidationError } from './errors';
 import { MYSQL_PORT } from './mysql';
@@ -21,8 +21,8 @@ export interface SchemaParts {
 
 /**
  * The schema resource: the migrations directory as an S3 asset, which the
- * users provider may read (its role, and the S3 gateway endpoint's policy on
- * exactly that object), and a custom resource whose `Key` (the asset's hash)
+ * users provider may read (its role, and the S3 gateway endpoint's policy,
+ * `s3:GetObject` on exactly that object), and a custom resource whose `Key` (the asset's hash)
  * changes when any file of the directory does, and only then.
  *
  * The provider logs in as the migration user: with end-to-end IAM it signs a
@@ -36,10 +36,15 @@ export function addSchema(scope: Construct, p: SchemaParts): CustomResource {
     throw new ServerlessLampValidationError(`${scope.node.path}: the schema needs the users provider, made with the first user`);
   }
   const asset = new s3assets.Asset(scope, 'SchemaFiles', { path: p.directory });
-  asset.grantRead(provider.function);
-  allowObjectThroughEndpoint(createdS3Endpoint(scope), asset.bucket.arnForObjects(asset.s3ObjectKey));
-  const iam = p.state.users.authentication === DatabaseAuthentication.IAM;
-  if (iam) {
+  // `asset.grantRead` would give s3:GetObject*, s3:GetBucket* and s3:List* on
+  // the whole bootstrap bucket (every asset of the account and Region): the
+  // provider needs one action on one object. (The bootstrap bucket's default
+  // encryption needs no key grant; `grantRead` adds none for it either.)
+  const object = asset.bucket.arnForObjects(asset.s3ObjectKey);
+  iam.Grant.addToPrincipal({ grantee: provider.function, actions: ['s3:GetObject'], resourceArns: [object] });
+  allowObjectThroughEndpoint(createdS3Endpoint(scope), object);
+  const iamLogin = p.state.users.authentication === DatabaseAuthentication.IAM;
+  if (iamLogin) {
     p.cluster.grantConnect(provider.function, p.migrationUser.userName);
   } else if (!p.migrationUser.secret) {
     throw new ServerlessLampValidationError(`${scope.node.path}: the migration user ${p.migrationUser.userName} has no secret`);
@@ -54,8 +59,8 @@ export function addSchema(scope: Construct, p: SchemaParts): CustomResource {
       Port: String(MYSQL_PORT),
       Database: p.state.databaseName,
       UserName: p.migrationUser.userName,
-      Authentication: iam ? 'IAM' : 'PASSWORD',
-      ...(iam ? {} : { PasswordSecretArn: p.migrationUser.secret!.secretArn }),
+      Authentication: iamLogin ? 'IAM' : 'PASSWORD',
+      ...(iamLogin ? {} : { PasswordSecretArn: p.migrationUser.secret!.secretArn }),
       OutOfOrder: String(p.outOfOrder),
     },
     // The function's own timeout (5 minutes) is the migrations' time limit;

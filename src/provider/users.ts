@@ -1,6 +1,7 @@
 /*
  * The users provider's logic: one custom resource per application database
- * user, plus one retention resource per database that outlives its stack.
+ * user, plus one retention resource per database that outlives its stack;
+ * the schema resource's requests are handed to schema.ts.
  * The bundle's entry point (users.lambda.ts) loads this module when a
  * request arrives, so that a failure while it loads is answered too.
  *
