@@ -7,9 +7,11 @@
  * (the directory zipped as the CDK publishes it), and run on the MariaDB
  * stand-in as the migration user, over TLS verified against the test CA.
  *
- * The database uses DatabaseAuthentication.SECRETS here: the provider logs in
- * as the migration user with the password of its secret. The IAM login (a
- * token the provider signs) is not exercised live.
+ * The main story uses DatabaseAuthentication.SECRETS: the provider logs in
+ * as the migration user with the password of its secret. The default, end-to-end
+ * IAM (the provider signs a token for the migration user), runs its first
+ * deploy where the server has the AWSAuthenticationPlugin stand-in, which
+ * verifies the token's signature.
  */
 import { execFile } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,8 +23,9 @@ import { Template as Assertions } from 'aws-cdk-lib/assertions';
 import { createConnection } from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import { DatabaseAuthentication, DatabaseSchema, ServerlessLampDatabase } from '../src';
+import { awsAuthPluginOrSkip, installAwsAuthPlugin } from './support/aws-auth-plugin';
 import { ResponseBucket, SimulatedStack, type Answer, type Template } from './support/cfn-lifecycle';
-import { FAKE_REGION, MariaDbServer, mariaDbOrSkip, SERVER_DNS_NAME } from './support/mariadb';
+import { FAKE_CREDENTIALS, FAKE_REGION, MariaDbServer, mariaDbOrSkip, SERVER_DNS_NAME } from './support/mariadb';
 import { historyOf, SHOP_MIGRATIONS } from './support/migrations';
 import { createMasterUser, FakeSecretsManager, invokeBundle, providerEnvironment } from './support/provider';
 import { FakeS3, zipDirectory } from './support/s3-asset';
@@ -60,11 +63,11 @@ function directoryOf(extra: Record<string, string> = {}): string {
 }
 
 /** What the app synthesizes with the migrations of `directory`. */
-function synthesize(directory: string): Template {
+function synthesize(directory: string, authentication = DatabaseAuthentication.SECRETS): Template {
   const app = new App();
   const stack = new Stack(app, 'Shop');
   new ServerlessLampDatabase(stack, 'Db', {
-    authentication: DatabaseAuthentication.SECRETS,
+    authentication,
     removalPolicy: RemovalPolicy.SNAPSHOT,
     schema: DatabaseSchema.fromDirectory(directory),
   });
@@ -286,5 +289,72 @@ describeWithMariaDb('the schema resource through CloudFormation\'s requests, bui
       rmSync(dir, { recursive: true });
     }
     expect(await historyOf(server, 'lamp_local')).toEqual(await history());
+  });
+});
+
+const plugin = availability.available ? awsAuthPluginOrSkip('test/schema-lifecycle.mariadb.test.ts') : undefined;
+const describeWithPlugin = plugin?.available ? describe : describe.skip;
+
+describeWithPlugin('end-to-end IAM: the provider logs in as the migration user with a token it signs', () => {
+  let server: MariaDbServer;
+  let secrets: FakeSecretsManager;
+  let bucket: ResponseBucket;
+  let s3: FakeS3;
+
+  beforeAll(async () => {
+    server = await MariaDbServer.start({ database: 'lamp', tables: [], extraPlugins: [(plugin as { path: string }).path] });
+    await createMasterUser(server, 'lampadmin', MASTER_PASSWORD);
+    const { accessKeyId, secretAccessKey } = FAKE_CREDENTIALS;
+    await installAwsAuthPlugin(server, { accessKeyId, secretAccessKey, region: FAKE_REGION });
+    secrets = await FakeSecretsManager.start();
+    bucket = await ResponseBucket.start(FAKE_REGION);
+    s3 = await FakeS3.start();
+  });
+
+  afterAll(async () => {
+    await s3?.stop();
+    await bucket?.stop();
+    await secrets?.stop();
+    await server?.destroy();
+  });
+
+  test('first deploy: the users as on Aurora, then V1..V3 applied as lamp_migrator, which has no password', async () => {
+    const directory = directoryOf();
+    const template = synthesize(directory, DatabaseAuthentication.IAM);
+    const clusterId = Object.keys(template.Resources).find((id) => template.Resources[id].Type === 'AWS::RDS::DBCluster')!;
+    const cfn = new SimulatedStack(template, {
+      stackName: 'Shop', region: FAKE_REGION, account: '123456789012', attributes: { [clusterId]: { 'Endpoint.Address': SERVER_DNS_NAME } },
+    });
+    const schemaId = cfn.resourcesOfType(SCHEMA_TYPE)[0];
+    const props = cfn.properties(schemaId);
+    expect(props).toMatchObject({ Authentication: 'IAM', UserName: 'lamp_migrator' });
+    expect(props.PasswordSecretArn).toBeUndefined();
+    s3.put(props.Bucket, props.Key, zipDirectory(directory));
+    const send = async (request: ReturnType<SimulatedStack['requestFor']>): Promise<Answer> => {
+      await invokeBundle<unknown>(BUNDLE, request, {
+        remainingMs: 60_000,
+        killAfterMs: 60_000,
+        env: { ...providerEnvironment(secrets, server.caFile), AWS_ENDPOINT_URL_S3: s3.endpoint },
+        hosts: { [SERVER_DNS_NAME]: '127.0.0.1' },
+        ports: { 3306: server.port },
+      });
+      const answers = bucket.answers.get(request.RequestId) ?? [];
+      expect(answers).toHaveLength(1);
+      return answers[0];
+    };
+    for (const id of cfn.resourcesOfType(USER_TYPE)) {
+      secrets.put(cfn.properties(id).SecretArn, { username: 'lampadmin', password: MASTER_PASSWORD, engine: 'mysql', port: 3306 });
+      expect((await send(cfn.requestFor('Create', id, { bucket }))).Reason).toBeUndefined();
+    }
+    const [account] = await server.adminQuery<Array<{ plugin: string; authentication_string: string }>>(
+      "SELECT plugin, authentication_string FROM mysql.user WHERE User = 'lamp_migrator'");
+    expect(account).toEqual({ plugin: 'AWSAuthenticationPlugin', authentication_string: 'RDS' });
+    const answer = await send(cfn.requestFor('Create', schemaId, { bucket }));
+    expect(answer.Reason).toBeUndefined();
+    expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'schema:lamp', Data: { AppliedCount: '3' } });
+    const rows = await historyOf(server, 'lamp');
+    expect(rows.map((r) => [r.version, r.installed_by, r.success])).toEqual([
+      ['1', 'lamp_migrator@%', 1], ['2', 'lamp_migrator@%', 1], ['3', 'lamp_migrator@%', 1],
+    ]);
   });
 });
