@@ -28,7 +28,13 @@ import type { MasterCredentials } from './secrets';
 import { migrate } from '../migrations/engine';
 import { MigrationError } from '../migrations/errors';
 
-/** The request fields the schema resource reads. */
+/**
+ * The request fields the schema resource reads: `RequestType`,
+ * `PhysicalResourceId` (Update, Delete) and `ResourceProperties` (every
+ * property of the template resource, `ServiceToken` and `ServiceTimeout`
+ * included, every scalar a string).
+ * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-requests.html
+ */
 export interface SchemaEvent {
   readonly RequestType: 'Create' | 'Update' | 'Delete';
   readonly PhysicalResourceId?: string;
@@ -45,7 +51,10 @@ export interface SchemaResponse {
 const MINIMUM_FILE_TIME_MS = 5_000;
 /** How long a second deploy waits for the migration lock of the first, at most. */
 const LOCK_TIMEOUT_SECONDS = 60;
-/** Data values stay short: the whole answer must stay under 4 KB. */
+/**
+ * Data values stay short: the whole answer must stay under 4,096 bytes.
+ * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html
+ */
 const MAX_LIST = 500;
 
 /** The physical id of a database's schema resource. */
