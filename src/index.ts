@@ -1,6 +1,7 @@
 export * from './alarms';
 export * from './connect-function';
 export * from './database-authentication';
+export * from './database-schema';
 export * from './database-user';
 export * from './errors';
 export * from './handler-error-code';

@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy, aws_ec2 as ec2, aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_logs as logs, aws_rds as rds } from 'aws-cdk-lib';
 import { DatabaseAuthentication } from './database-authentication';
+import { DatabaseSchema } from './database-schema';
 import { MonitoringOptions } from './monitoring';
 import { ProxyOptions } from './proxy-options';
 import { QueryHandlerOptions } from './query-handler';
@@ -269,6 +270,19 @@ export interface ServerlessLampDatabaseProps {
    * @default 'lamp_app'
    */
   readonly applicationUser?: string;
+
+  /**
+   * The database's schema as code: versioned SQL migration files applied at
+   * deploy time, in the VPC, by the users provider, as their own migration
+   * user (DDL and data privileges on this database only, never the master
+   * user). A deploy whose files fail validation or whose statement fails
+   * fails, naming the file, the statement and the server's error. Removing
+   * the schema, or deleting the stack, drops nothing.
+   *
+   * @see https://documentation.red-gate.com/fd/versioned-migrations-273973333.html
+   * @default - no schema: the database starts empty
+   */
+  readonly schema?: DatabaseSchema;
 
   /**
    * Whether the proxies admit the master user, so that `grantConnect(grantee,

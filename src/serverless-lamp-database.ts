@@ -1,5 +1,6 @@
 import {
   CfnOutput,
+  CustomResource,
   RemovalPolicy,
   aws_ec2 as ec2,
   aws_cloudwatch as cloudwatch,
@@ -13,7 +14,8 @@ import {
 import { Construct } from 'constructs';
 import { DatabaseAlarms } from './alarms';
 import { DatabaseAuthentication } from './database-authentication';
-import { DatabaseUser, DatabaseUserOptions } from './database-user';
+import { DatabaseSchema } from './database-schema';
+import { DatabasePrivilege, DatabaseUser, DatabaseUserOptions } from './database-user';
 import { HandlerErrorCode } from './handler-error-code';
 import { DashboardOptions, DatabaseAlarmsOptions, HandlerFailuresMetricOptions, MonitoringOptions, ProxyAlarmsOptions } from './monitoring';
 import { acknowledgeCluster, acknowledgeCreatedVpc, acknowledgeInlinePolicies } from './private/acknowledgments';
@@ -29,6 +31,7 @@ import { createProxy, warnWhenOversubscribed } from './private/proxy';
 import { createQueryHandler } from './private/query-handler';
 import { warnAtProxyQuota } from './private/quotas';
 import { addReadOnlyEndpoint } from './private/read-only-endpoint';
+import { addSchema } from './private/schema';
 import { DatabaseState, Logging, Rotation, newDatabaseState } from './private/state';
 import { proxyAuthentication, registerProxySecrets, setUpUsers } from './private/users';
 import { validateDatabaseProps } from './private/validation';
@@ -92,6 +95,18 @@ export class ServerlessLampDatabase extends ProxyBase {
   /** The least-privilege application user the handler connects as. */
   public readonly applicationUser: DatabaseUser;
 
+  /**
+   * The user the schema's migrations run as, when there is a `schema`: DDL
+   * and data privileges on the database only (`DatabasePrivilege.schemaChanges()`).
+   */
+  public readonly migrationUser?: DatabaseUser;
+
+  /**
+   * The custom resource that applies the schema's migrations at deploy time,
+   * when there is a `schema`. Depend on it for anything that needs the tables.
+   */
+  public readonly schemaResource?: CustomResource;
+
   /** The database user `grantConnect()` names when given none: the application user. */
   public readonly defaultDatabaseUser: string;
 
@@ -99,7 +114,8 @@ export class ServerlessLampDatabase extends ProxyBase {
    * The S3 gateway endpoint the construct added to the subnets' route tables
    * for the users provider's answers to CloudFormation, if it added one (see
    * `s3Route`). Its policy allows only `s3:PutObject` to CloudFormation's
-   * custom resource response bucket of the Region: if other workloads in
+   * custom resource response bucket of the Region (and, with a `schema`,
+   * `s3:GetObject` on its migration files' asset object): if other workloads in
    * these subnets use S3 through it, allow them with `addToPolicy()`.
    */
   public readonly s3Endpoint?: ec2.GatewayVpcEndpoint;
@@ -181,6 +197,7 @@ export class ServerlessLampDatabase extends ProxyBase {
     this.proxyRole = setUpUsers(this._state, { proxyRole: props.proxyRole, cluster: this.cluster, secret: this.secret });
     this.applicationUser = this.addUser(props.applicationUser ?? 'lamp_app');
     this.defaultDatabaseUser = this.applicationUser.userName;
+    if (props.schema) ({ migrationUser: this.migrationUser, schemaResource: this.schemaResource } = this.applySchema(props.schema));
     this.s3Endpoint = createdS3Endpoint(this);
     ({ proxy: this.proxy, connections: this.connections } = createProxy(this, {
       ...network,
@@ -376,12 +393,32 @@ export class ServerlessLampDatabase extends ProxyBase {
     }
   }
 
+  /** The `schema` prop: its migration user, declared like the application users, and the resource that migrates as it. */
+  private applySchema(schema: DatabaseSchema): { migrationUser: DatabaseUser; schemaResource: CustomResource } {
+    if (schema.migrationUser.toLowerCase() === this.applicationUser.userName.toLowerCase()) {
+      throw new ServerlessLampValidationError(
+        `schema: migrationUser ('${schema.migrationUser}') is the application user's name: migrations run as a user of their own`);
+    }
+    const migrationUser = this.addUser(schema.migrationUser, { privileges: DatabasePrivilege.schemaChanges() });
+    const schemaResource = addSchema(this, {
+      state: this._state,
+      cluster: this.cluster,
+      directory: schema.directory,
+      outOfOrder: schema.outOfOrder,
+      // Its user resource alone: its secret is referenced already (PasswordSecretArn).
+      migrationUser: { userName: migrationUser.userName, resource: migrationUser.node.defaultChild ?? migrationUser, secret: migrationUser.secret },
+    });
+    return { migrationUser, schemaResource };
+  }
+
   /** The handler's way in: the network path to the proxy, `rds-db:connect` as the application user, the user first. */
   private admitHandler(): void {
     this.connections.allowDefaultPortFrom(this.handler, 'Query handler to the RDS Proxy');
     this.grantConnect(this.handler);
-    // No invocation before its user exists, nor after it was dropped.
+    // No invocation before its user exists, nor after it was dropped; nor
+    // before the schema's tables are there.
     this.handler.node.addDependency(this.applicationUser);
+    if (this.schemaResource) this.handler.node.addDependency(this.schemaResource);
   }
 
   /** Master and application secrets rotate unless turned off; returns how, or nothing. */

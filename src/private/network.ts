@@ -233,6 +233,21 @@ export function allowS3(
   return endpoint;
 }
 
+/**
+ * Lets the subnets' S3 gateway endpoint (the one the database created for
+ * CloudFormation's answers) pass `s3:GetObject` on exactly `objectArn`: the
+ * schema's migration files, which the users provider fetches. An endpoint of
+ * the user's own (`s3Route: ALREADY_ROUTED`) or a NAT is not changed.
+ */
+export function allowObjectThroughEndpoint(endpoint: ec2.GatewayVpcEndpoint | undefined, objectArn: string): void {
+  endpoint?.addToPolicy(new iam.PolicyStatement({
+    sid: 'SchemaMigrationFiles',
+    principals: [new iam.AnyPrincipal()],
+    actions: ['s3:GetObject'],
+    resources: [objectArn],
+  }));
+}
+
 function allowAnyAddress(client: ec2.IConnectable): undefined {
   client.connections.allowTo(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'To S3 (CloudFormation answers) and Secrets Manager');
   return undefined;

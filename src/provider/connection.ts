@@ -35,12 +35,16 @@ function certificateAuthorities(): string | string[] {
   return trustedCas;
 }
 
-async function connect(target: ConnectionSpec, credentials: MasterCredentials, timeoutMs: number): Promise<Connection> {
+async function connect(target: ConnectionSpec, credentials: MasterCredentials, timeoutMs: number, session: ConnectOptions = {}): Promise<Connection> {
   const options: ConnectionOptions = {
     host: target.host,
     port: target.port,
     user: credentials.username,
     password: credentials.password,
+    ...(session.database ? { database: session.database } : {}),
+    // An IAM authentication token travels as a cleartext password (inside
+    // the verified TLS session below): mysql2 sends one only when asked.
+    ...(session.login ? { enableCleartextPlugin: true } : {}),
     connectTimeout: Math.max(1, timeoutMs),
     // One statement per query, and the text protocol (nothing is prepared).
     multipleStatements: false,
@@ -129,6 +133,14 @@ export interface ConnectOptions {
    * deleted). A new cluster's name may take a while; a Create waits.
    */
   readonly goneWhenNotFound?: boolean;
+  /** The session's default database. @default - none */
+  readonly database?: string;
+  /**
+   * Log in with these credentials (an IAM authentication token as the
+   * password, asked for again on every attempt) instead of the secret's.
+   * @default - the username and password of `target.secretArn`
+   */
+  readonly login?: () => Promise<MasterCredentials>;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -163,18 +175,18 @@ export async function withMasterConnection<T>(
     stats.attempts++;
     let conn: Connection | undefined;
     try {
-      master ??= masterCredentials(await readSecret(target.secretArn, budget.deadline), target.secretArn)!;
+      master ??= options.login ? await options.login() : masterCredentials(await readSecret(target.secretArn, budget.deadline), target.secretArn)!;
       const current = master;
       try {
-        conn = await connect(target, current, Math.min(CONNECT_TIMEOUT_MS, budget.left()));
+        conn = await connect(target, current, Math.min(CONNECT_TIMEOUT_MS, budget.left()), options);
         return await work(conn, current);
       } catch (err) {
-        if (conn || classifyFailure(err) !== 'credentials') throw err;
+        if (conn || options.login || classifyFailure(err) !== 'credentials') throw err;
         // Rotation under way? Its AWSPENDING password may already be the database's.
         const pending = masterCredentials(await readSecret(target.secretArn, budget.deadline, 'AWSPENDING'), target.secretArn);
         if (!pending || pending.password === current.password) throw err;
         log('warn', 'master password refused; trying the secret version AWSPENDING (rotation in progress?)', { attempt });
-        conn = await connect(target, pending, Math.min(CONNECT_TIMEOUT_MS, budget.left()));
+        conn = await connect(target, pending, Math.min(CONNECT_TIMEOUT_MS, budget.left()), options);
         return await work(conn, pending);
       }
     } catch (err) {

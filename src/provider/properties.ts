@@ -203,6 +203,12 @@ export function parseRetention(props: Record<string, unknown> | undefined): Conn
 
 /** The connection properties alone (all a Delete needs). */
 export function parseConnection(props: Record<string, unknown>): ConnectionSpec {
+  const { host, port } = parseEndpoint(props);
+  return { secretArn: secretArn(props, 'SecretArn'), host, port };
+}
+
+/** The `Host` and `Port` properties: the cluster writer's endpoint. */
+export function parseEndpoint(props: Record<string, unknown>): { host: string; port: number } {
   const host = requireString(props, 'Host');
   if (host.length > 253 || !host.split('.').every((label) => HOST_LABEL.test(label))) {
     throw new InvalidRequestError(`Host (${show(host)}) must be a DNS host name`);
@@ -213,7 +219,7 @@ export function parseConnection(props: Record<string, unknown>): ConnectionSpec 
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new InvalidRequestError(`Port (${show(rawPort)}) must be a TCP port number (1 to 65535)`);
   }
-  return { secretArn: secretArn(props, 'SecretArn'), host, port };
+  return { host, port };
 }
 
 /** Parse the `Grants` property: a JSON string (or the list itself) of `{ Privileges, Table? }`. */
@@ -312,4 +318,68 @@ export function passwordProblem(password: unknown): string | undefined {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(password)) return 'must not contain control characters';
   return undefined;
+}
+
+/** The resource type of a database's schema: its migrations, applied at deploy time. */
+export const SCHEMA_RESOURCE_TYPE = 'Custom::ServerlessLampDatabaseSchema';
+
+/** Properties of the schema resource. */
+const SCHEMA_PROPERTIES = ['Bucket', 'Key', 'Host', 'Port', 'Database', 'UserName', 'Authentication', 'PasswordSecretArn', 'OutOfOrder'];
+
+/** Where the migration files are, where they run, and as whom. */
+export interface SchemaSpec {
+  /** The asset's bucket and key: a zip archive of the migrations directory. */
+  readonly bucket: string;
+  readonly key: string;
+  /** The cluster writer endpoint. */
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  /** The migration user (declared like the application users), never the master user. */
+  readonly userName: string;
+  /** IAM: the provider signs an authentication token; PASSWORD: it reads the user's secret. */
+  readonly authentication: Authentication;
+  /** ARN of the migration user's secret (PASSWORD only). */
+  readonly passwordSecretArn?: string;
+  /** Whether a version lower than the newest applied may still run. */
+  readonly outOfOrder: boolean;
+}
+
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const OBJECT_KEY = /^[A-Za-z0-9!_.*'()/-]{1,1024}$/;
+
+/**
+ * Parse and validate the schema resource's properties (Create and Update).
+ * Throws `InvalidRequestError` naming the property, the value and what is allowed.
+ */
+export function parseSchemaSpec(props: Record<string, unknown> | undefined): SchemaSpec {
+  checkProperties(props, SCHEMA_PROPERTIES);
+  const bucket = requireString(props, 'Bucket');
+  if (!BUCKET_NAME.test(bucket)) throw new InvalidRequestError(`Bucket (${show(bucket)}) must be an S3 bucket name`);
+  const key = requireString(props, 'Key');
+  if (!OBJECT_KEY.test(key)) throw new InvalidRequestError(`Key (${show(key)}) must be an S3 object key of safe characters`);
+  // Where to connect; the schema never uses the master secret.
+  const { host, port } = parseEndpoint(props);
+  const userName = requireString(props, 'UserName');
+  const userProblem = userNameProblem(userName);
+  if (userProblem) throw new InvalidRequestError(`UserName (${show(userName)}) ${userProblem}`);
+  const database = requireString(props, 'Database');
+  const databaseProblem = databaseNameProblem(database);
+  if (databaseProblem) throw new InvalidRequestError(`Database (${show(database)}) ${databaseProblem}`);
+  const outOfOrder = props.OutOfOrder ?? 'false';
+  if (outOfOrder !== 'true' && outOfOrder !== 'false' && outOfOrder !== true && outOfOrder !== false) {
+    throw new InvalidRequestError(`OutOfOrder (${show(outOfOrder)}) must be 'true' or 'false'`);
+  }
+  const authentication = props.Authentication;
+  if (authentication !== 'IAM' && authentication !== 'PASSWORD') {
+    throw new InvalidRequestError(`Authentication (${show(authentication)}) must be 'IAM' or 'PASSWORD'`);
+  }
+  const base = { bucket, key, host, port, database, userName, authentication, outOfOrder: String(outOfOrder) === 'true' } as const;
+  if (authentication === 'IAM') {
+    if (props.PasswordSecretArn !== undefined && props.PasswordSecretArn !== '') {
+      throw new InvalidRequestError("PasswordSecretArn applies only to Authentication 'PASSWORD'");
+    }
+    return base;
+  }
+  return { ...base, passwordSecretArn: secretArn(props, 'PasswordSecretArn') };
 }

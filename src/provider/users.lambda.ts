@@ -1,6 +1,7 @@
 /*
  * The users provider's entry point: the function behind every application
- * database user resource and the retention resource. CloudFormation invokes
+ * database user resource, the retention resource and the schema resource
+ * (schema.ts). CloudFormation invokes
  * it directly (asynchronously) and it answers CloudFormation itself
  * (custom-resource.ts): no function outside the VPC relays the answer.
  *

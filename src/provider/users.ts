@@ -1,6 +1,7 @@
 /*
  * The users provider's logic: one custom resource per application database
- * user, plus one retention resource per database that outlives its stack.
+ * user, plus one retention resource per database that outlives its stack;
+ * the schema resource's requests are handed to schema.ts.
  * The bundle's entry point (users.lambda.ts) loads this module when a
  * request arrives, so that a failure while it loads is answered too.
  *
@@ -45,10 +46,11 @@ import {
   type OwnerRow, type Requester,
 } from './ownership';
 import {
-  InvalidRequestError, parseConnection, parseRetention, parseUserSpec, passwordProblem, RETENTION_RESOURCE_TYPE, show,
+  InvalidRequestError, parseConnection, parseRetention, parseUserSpec, passwordProblem, RETENTION_RESOURCE_TYPE, SCHEMA_RESOURCE_TYPE, show,
 } from './properties';
 import type { ConnectionSpec, UserSpec } from './properties';
 import { reserveMs } from './retry';
+import { onSchemaEvent } from './schema';
 import { checkEnvironment, readSecret } from './secrets';
 import { definedObjectsQuery, dropUserStatement, retireUserStatements, userStatements } from './sql';
 import type { ServerSettings } from './sql';
@@ -76,7 +78,8 @@ export interface UsersEvent {
 /** What is reported to CloudFormation. */
 export interface UsersResponse {
   readonly PhysicalResourceId: string;
-  readonly Data?: { readonly UserName: string };
+  /** A user's name; the schema's summary (`Database`, `AppliedCount`, `Applied`, `Warnings`). */
+  readonly Data?: Readonly<Record<string, string>>;
 }
 
 /** The subset of the Lambda context the provider reads. */
@@ -268,6 +271,7 @@ export async function onEvent(event: UsersEvent, context: InvocationContext = {}
     }
     const requester: Requester = { stackId: event.StackId, logicalId: event.LogicalResourceId };
     if (event.ResourceType === RETENTION_RESOURCE_TYPE) return await onRetentionEvent(event, requester, budget, fields);
+    if (event.ResourceType === SCHEMA_RESOURCE_TYPE) return await onSchemaEvent(event, budget);
     switch (requestType) {
       case 'Create':
       case 'Update': {

@@ -31,7 +31,9 @@
  * - S3 in the Region is reached through a gateway endpoint on the subnet's
  *   route table, whose policy (if any) must allow `s3:PutObject` to
  *   CloudFormation's custom resource response bucket (named with the Region
- *   without dashes), or through a NAT gateway.
+ *   without dashes), or through a NAT gateway; to fetch one object (the
+ *   schema's migration files), its policy must also allow `s3:GetObject` on
+ *   that object (`s3Object`).
  *
  * Not modelled: network ACLs (the construct creates none; the default ACL
  * allows everything), IPv6, transit and peering routes, and
@@ -192,6 +194,23 @@ export class NetworkModel {
     const nats = w.subnets.map((s) => this.natOf(s));
     if (nats.every((n) => n !== undefined)) return { reachable: true, via: `nat ${[...new Set(nats)].join(', ')}` };
     return { reachable: false, why: 'not every subnet routes to S3 (gateway endpoint) or to a NAT gateway' };
+  }
+
+  /**
+   * How `w` fetches one object (`s3:GetObject`; `bucket` and `key` as the
+   * template writes them, e.g. the schema resource's `Bucket` and `Key`): as
+   * `s3()`, but every gateway endpoint on its route tables must let that
+   * object through, by a statement naming it (or its bucket's objects, or *).
+   */
+  s3Object(w: Workload, bucket: Json, key: string): SecretsManagerPath {
+    const path = this.s3(w);
+    if (!path.reachable || (path.via ?? '').startsWith('nat ')) return path;
+    const ids = (path.via ?? '').replace(/^gateway endpoint /, '').split(', ');
+    const closed = ids.filter((id) => !allowsObject(this.resources[id].Properties.PolicyDocument, bucket, key));
+    if (closed.length > 0) {
+      return { reachable: false, why: `the policy of gateway endpoint ${closed.join(', ')} does not allow s3:GetObject on ${key}` };
+    }
+    return path;
   }
 
   /** Whether every subnet of `w` has a default route to the internet (through a NAT gateway). */
@@ -426,6 +445,26 @@ function allowsCustomResourceResponses(policy: Json): boolean {
       return text === '"*"' ||
         /cloudformation-custom-resource-response-([a-z]+[0-9]\/\*"|",\{"Fn::Join":\["",\{"Fn::Split":\["-",\{"Ref":"AWS::Region"\}\]\}\]\},"\/\*")/.test(text);
     });
+  });
+}
+
+/**
+ * Whether a gateway endpoint's policy lets anyone in the VPC get the object
+ * `key` of `bucket` (no policy: full access): an Allow statement for any
+ * principal, with s3:GetObject (or s3:*, *), whose resource is `*` or the
+ * ARN `arn:<partition>:s3:::<bucket>/<key>` (or `<bucket>/*`), the bucket
+ * written as in the template.
+ */
+function allowsObject(policy: Json, bucket: Json, key: string): boolean {
+  if (policy === undefined) return true;
+  const list = (v: Json) => (Array.isArray(v) ? v : [v]);
+  const objectArn = (name: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::', bucket, `/${name}`]] });
+  const accepted = new Set(['"*"', JSON.stringify(objectArn(key)), JSON.stringify(objectArn('*'))]);
+  return list(policy.Statement ?? []).some((st: Json) => {
+    if (st.Effect !== 'Allow') return false;
+    if (!(st.Principal === '*' || st.Principal?.AWS === '*')) return false;
+    if (!list(st.Action).some((a: string) => ['s3:GetObject', 's3:*', '*'].includes(a))) return false;
+    return list(st.Resource).some((res: Json) => accepted.has(JSON.stringify(res)));
   });
 }
 

@@ -2,9 +2,13 @@
  * The stacks that the rule-pack, guard-rule and CloudFormation-validation
  * tests check: the construct with its defaults, and with every option on.
  */
+import { join } from 'node:path';
 import { Annotations, App, Duration, RemovalPolicy, Stack, aws_ec2 as ec2, aws_kms as kms, aws_lambda as lambda, aws_logs as logs, aws_rds as rds, aws_sns as sns, aws_sqs as sqs } from 'aws-cdk-lib';
 import * as cxapi from 'aws-cdk-lib/cx-api';
-import { DatabaseAuthentication, DatabasePrivilege, ServerlessLampDatabase } from '../../src';
+import { DatabaseAuthentication, DatabasePrivilege, DatabaseSchema, ServerlessLampDatabase } from '../../src';
+
+/** The shop's migrations (V1..V3), the schema of the stacks that declare one. */
+const SHOP_MIGRATIONS = join(__dirname, '..', 'fixtures', 'migrations', 'shop');
 
 export interface CheckedStack {
   readonly name: string;
@@ -35,7 +39,7 @@ export function recommendedFlagsStack(): CheckedStack {
 /**
  * Every option turned on: own VPC, customer keys, readers (and so the
  * read-only endpoint), tuned pool, debug logging, alarms notifying an SNS
- * topic, the dashboard, and a second proxy.
+ * topic, the dashboard, a second proxy, and a schema.
  */
 export function everythingStack(): CheckedStack {
   const app = new App();
@@ -100,6 +104,7 @@ export function everythingStack(): CheckedStack {
     monitoring: { alarmTopic, dashboard: true },
     // The oldest runtime allowed, chosen explicitly (and so acknowledged).
     functionRuntime: lambda.Runtime.NODEJS_22_X,
+    schema: DatabaseSchema.fromDirectory(SHOP_MIGRATIONS),
   });
   // A second application with its own proxy and share of the connections.
   db.addProxy('Reporting', { maxConnectionsPercent: 40, maxIdleConnectionsPercent: 10 });
@@ -110,12 +115,16 @@ export function everythingStack(): CheckedStack {
 
 /**
  * The other authentication mode: application users with generated, rotated
- * secrets that every proxy reads; users declared before and after a second proxy.
+ * secrets that every proxy reads; users declared before and after a second
+ * proxy; a schema, migrated as a user of its own with its own secret.
  */
 export function secretsStack(): CheckedStack {
   const app = new App();
   const stack = new Stack(app, 'Secrets');
-  const db = new ServerlessLampDatabase(stack, 'Db', { authentication: DatabaseAuthentication.SECRETS });
+  const db = new ServerlessLampDatabase(stack, 'Db', {
+    authentication: DatabaseAuthentication.SECRETS,
+    schema: DatabaseSchema.fromDirectory(SHOP_MIGRATIONS, { migrationUser: 'shop_migrator' }),
+  });
   db.addUser('reporting', { privileges: DatabasePrivilege.readData() });
   db.addProxy('Reporting', { maxConnectionsPercent: 30 });
   db.addUser('batch', { tableGrants: [{ table: 'jobs', privileges: [DatabasePrivilege.SELECT, DatabasePrivilege.UPDATE] }] });
