@@ -121,6 +121,17 @@ export interface DatabaseUserOptions {
    * @default - none
    */
   readonly tableGrants?: TableGrant[];
+
+  /**
+   * Whether the database's proxies may connect to the cluster as this user,
+   * so that functions can be granted it (`grantConnect()`,
+   * `connectFunction()`). A user that only deploy-time tools use, such as the
+   * schema's migration user, needs none: then no proxy can log in as it, and
+   * granting it through a proxy is refused at synth.
+   *
+   * @default true
+   */
+  readonly proxyAccess?: boolean;
 }
 
 /** Properties of a `DatabaseUser`. */
@@ -170,7 +181,7 @@ export class DatabaseUser extends Construct {
       secret: database.secret,
       proxyRole: database.proxyRole,
       encryptionKey: database.encryptionKey,
-    }, props.userName, grantsOf(props));
+    }, props.userName, grantsOf(props), props.proxyAccess ?? true);
     this.secret = declared.secret;
     const resource = new CustomResource(this, 'Resource', {
       serviceToken: declared.serviceToken,

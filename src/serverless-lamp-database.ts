@@ -399,7 +399,7 @@ export class ServerlessLampDatabase extends ProxyBase {
       throw new ServerlessLampValidationError(
         `schema: migrationUser ('${schema.migrationUser}') is the application user's name: migrations run as a user of their own`);
     }
-    const migrationUser = this.addUser(schema.migrationUser, { privileges: DatabasePrivilege.schemaChanges() });
+    const migrationUser = this.addUser(schema.migrationUser, { privileges: DatabasePrivilege.schemaChanges(), proxyAccess: false });
     const schemaResource = addSchema(this, {
       state: this._state,
       cluster: this.cluster,

@@ -8,7 +8,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Stack, aws_iam as iam } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { DatabaseAuthentication, DatabaseSchema, ServerlessLampDatabase } from '../src';
 import { recordTemplates, useFreshStack, validateRecordedTemplates } from './support/harness';
@@ -182,6 +182,24 @@ describe('the schema resource', () => {
       OutOfOrder: 'true',
     });
     expect(usersRolePolicy(template).filter((s) => s.Action === 'rds-db:connect')).toEqual([]);
+  });
+
+  test('no proxy connects as the migration user, and granting it through a proxy is refused', () => {
+    const iamDb = new ServerlessLampDatabase(ctx.stack, 'Db', { schema: DatabaseSchema.fromDirectory(SHOP) });
+    const template = Template.fromStack(ctx.stack);
+    const [, proxyPolicy] = Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('DbProxyRoleDefaultPolicy'))!;
+    const proxyUsers = proxyPolicy.Properties.PolicyDocument.Statement
+      .filter((st: any) => st.Action === 'rds-db:connect')
+      .map((st: any) => st.Resource['Fn::Join'][1].at(-1));
+    expect(proxyUsers).toEqual(['/lamp_app']);
+    expect(() => iamDb.grantConnect(new iam.Role(ctx.stack, 'Someone', { assumedBy: new iam.AccountRootPrincipal() }), 'lamp_migrator'))
+      .toThrow(/dbUser \('lamp_migrator'\) is declared with proxyAccess \(false\)/);
+
+    const app = new App();
+    const stack = new Stack(app, 'Secrets');
+    new ServerlessLampDatabase(stack, 'Db', { authentication: DatabaseAuthentication.SECRETS, schema: DatabaseSchema.fromDirectory(SHOP) });
+    const proxy = Object.values(Template.fromStack(stack).findResources('AWS::RDS::DBProxy'))[0].Properties;
+    expect(proxy.Auth).toEqual([expect.objectContaining({ SecretArn: { Ref: expect.stringMatching(/^DbUserlampappSecretAttachment/) } })]);
   });
 
   test('the key changes when a file changes, and only then', () => {

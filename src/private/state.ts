@@ -38,6 +38,8 @@ export interface Users {
   readonly declared: Map<string, IConstruct>;
   /** Users the proxies' role may connect to the cluster as (end-to-end IAM). */
   readonly connectable: Set<string>;
+  /** Declared users no proxy may connect as (`proxyAccess: false`). */
+  readonly withoutProxy: Set<string>;
   /**
    * Gives the proxies' role `rds-db:connect` as one more user (end-to-end
    * IAM): set up with the role, called once per user in `connectable`.
@@ -92,6 +94,6 @@ export function newDatabaseState(
 ): DatabaseState {
   return {
     ...decided,
-    users: { authentication, masterUserThroughProxy, declared: new Map(), connectable: new Set(), secrets: [] },
+    users: { authentication, masterUserThroughProxy, declared: new Map(), connectable: new Set(), withoutProxy: new Set(), secrets: [] },
   };
 }

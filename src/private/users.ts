@@ -109,6 +109,12 @@ export function prepareConnect(users: Users, masterUsername: string, user: strin
         'DatabaseAuthentication.SECRETS with masterUserThroughProxy: true',
     );
   }
+  if (users.withoutProxy.has(user)) {
+    throw new ServerlessLampValidationError(
+      `grantConnect: dbUser ('${user}') is declared with proxyAccess (false): no proxy connects as it. Declare it ` +
+        'with proxyAccess: true, or grant another user',
+    );
+  }
   if (users.authentication === DatabaseAuthentication.IAM) {
     allowProxyAs(users, user);
   } else if (!isMaster && !users.declared.has(user)) {
@@ -161,6 +167,7 @@ export function declareUser(
   target: UserTarget,
   userName: string,
   grants: Array<{ Privileges: string[]; Table?: string }>,
+  proxyAccess: boolean = true,
 ): DeclaredUser {
   const { state, cluster } = target;
   const users = state.users;
@@ -190,13 +197,16 @@ export function declareUser(
     ...provider.network,
     ...(laneBefore ? [laneBefore] : []),
   ];
+  if (!proxyAccess) users.withoutProxy.add(userName);
   if (users.authentication === DatabaseAuthentication.IAM) {
-    allowProxyAs(users, userName);
+    if (proxyAccess) allowProxyAs(users, userName);
     return { serviceToken: provider.serviceToken, retention: provider.retention, properties, dependencies };
   }
   const secret = userSecret(scope, target, userName);
-  users.secrets.push(secret);
-  secret.grantRead(target.proxyRole);
+  if (proxyAccess) {
+    users.secrets.push(secret);
+    secret.grantRead(target.proxyRole);
+  }
   secret.grantRead(provider.function);
   return {
     serviceToken: provider.serviceToken,
