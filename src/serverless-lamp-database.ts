@@ -1,5 +1,4 @@
 import {
-  CfnOutput,
   CustomResource,
   RemovalPolicy,
   aws_ec2 as ec2,
@@ -27,6 +26,7 @@ import { ServerlessLampValidationError } from './private/errors';
 import { functionRuntime } from './private/function-runtime';
 import { handlerFailuresMetric } from './private/metrics';
 import { SecretsManagerAccess, createNetwork, createdS3Endpoint, secretsManagerAccess } from './private/network';
+import { addOutputs } from './private/outputs';
 import { createProxy, warnWhenOversubscribed } from './private/proxy';
 import { createQueryHandler } from './private/query-handler';
 import { warnAtProxyQuota } from './private/quotas';
@@ -232,7 +232,7 @@ export class ServerlessLampDatabase extends ProxyBase {
     });
     this.proxyReadOnlyEndpoint = this.readOnlyEndpoint?.endpoint;
     acknowledgeInlinePolicies(this);
-    this.addOutputs();
+    addOutputs(this, { proxyEndpoint: this.proxy.endpoint, secretArn: this.secret.secretArn, handlerName: this.handler.functionName });
 
     // Monitoring: the `monitoring` prop.
     this.applyMonitoring(props.monitoring);
@@ -442,18 +442,4 @@ export class ServerlessLampDatabase extends ProxyBase {
     if (m.dashboard) this.addDashboard({ dashboardName: m.dashboardName });
   }
 
-  private addOutputs(): void {
-    new CfnOutput(this, 'ProxyEndpoint', {
-      description: 'Host name of the RDS Proxy endpoint (port 3306, IAM auth and TLS required)',
-      value: this.proxy.endpoint,
-    });
-    new CfnOutput(this, 'SecretArn', {
-      description: 'ARN of the Secrets Manager secret holding the master credentials',
-      value: this.secret.secretArn,
-    });
-    new CfnOutput(this, 'HandlerFunctionName', {
-      description: 'Name of the Lambda function that queries the database through the proxy',
-      value: this.handler.functionName,
-    });
-  }
 }
